@@ -1,0 +1,53 @@
+# datamover.fleet — `make demo` and `make test` work from a fresh clone on Debian/Ubuntu.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+COLL_LINK := .build/collections/ansible_collections/datamover/fleet
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+
+.PHONY: venv system-deps demo test unit integration lint sanity build clean
+
+venv: $(VENV)/.stamp $(COLL_LINK)
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+# The checkout itself is the collection: link it where Ansible looks for datamover.fleet.
+$(COLL_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+# Debian packages the tests and the demo use (root on a fresh machine; skipped when present).
+system-deps:
+	@missing=""; \
+	for t in rsync:rsync fpart:fpart sshd:openssh-server ip:iproute2 ssh:openssh-client; do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${t%%:*} ] || missing="$$missing $${t#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root (or sudo) to install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: venv system-deps
+	$(PY) scripts/demo.py
+
+test: venv system-deps
+	$(PY) -m pytest tests -q -ra
+
+unit: venv
+	$(PY) -m pytest tests/unit -q
+
+integration: venv system-deps
+	$(PY) -m pytest tests/integration -q -ra
+
+build: venv
+	mkdir -p .build/dist && $(VENV)/bin/ansible-galaxy collection build --force --output-path .build/dist .
+
+clean:
+	rm -rf .build .pytest_cache

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small file-system helpers shared by the run directory, the crawler and the worker.
+
+Everything that other hosts read is written with write-to-temp + rename so a reader on
+NFS/Lustre never sees a half-written file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+
+
+def atomic_write_bytes(path, data, mode=0o644):
+    """Write ``data`` to ``path`` so that readers see either the old or the new content."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, ".tmp-%s-%s" % (os.path.basename(path), uuid.uuid4().hex[:12]))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path, obj, mode=0o644):
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"), mode)
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def fs_now(directory):
+    """Current time as the shared file system sees it.
+
+    Leases are compared with file mtimes that the file server sets; comparing them with a
+    worker's own clock breaks when clocks drift, so we ask the file system for "now" by
+    touching a per-host clock file and reading its mtime back.
+    """
+    path = os.path.join(directory, "clock-%s-%d" % (socket.gethostname(), os.getpid()))
+    try:
+        with open(path, "ab"):
+            pass
+        os.utime(path, None)
+        return os.stat(path).st_mtime
+    except OSError:
+        return time.time()
+
+
+def b(path):
+    """Paths inside the tree are handled as bytes: names need not be valid UTF-8."""
+    return path if isinstance(path, bytes) else os.fsencode(path)
+
+
+def human_bytes(n):
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024.0 or unit == "PiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+    return "%.1f PiB" % n
+
+
+def human_seconds(s):
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return "%d:%02d:%02d" % (h, m, sec)

@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""rclone adapter: POSIX to object storage (OCI Object Storage, S3, any rclone remote)."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
+    ToolError,
+    Verification,
+    source_vanished,
+)
+
+MIN_VERSION = (1, 61, 0)  # the oracleobjectstorage backend appeared in 1.61
+QUOTE = "\u201b"  # rclone's quote character for literal look-alikes of encoded characters
+LINK_SUFFIX = b".rclonelink"
+
+
+def rclone_name(relpath):
+    """The name rclone gives a local path internally (its 'standard' encoding), as bytes.
+
+    rclone's local backend shows control characters as their Unicode control pictures
+    (newline -> U+240A) and quotes literal pictures with U+201B, so a name with a newline can
+    still travel in a --files-from-raw list (one name per line) and comes back intact when the
+    bucket is copied back. Bytes that are not UTF-8 pass through unchanged (rclone keeps them and
+    the object store backends encode them reversibly).
+    """
+    text = relpath.decode("utf-8", "surrogateescape")
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if 0x01 <= o <= 0x1F:
+            out.append(chr(0x2400 + o))
+        elif o == 0x7F:
+            out.append("\u2421")
+        elif 0x2401 <= o <= 0x241F or o == 0x2421 or ch == QUOTE:
+            out.append(QUOTE + ch)
+        else:
+            out.append(ch)
+    return "".join(out).encode("utf-8", "surrogateescape")
+
+
+def remote_name(destination):
+    """'oci:bucket/prefix' -> 'oci'; ':s3,provider=x:bucket' (connection string) -> None."""
+    if destination.startswith(":") or ":" not in destination:
+        return None
+    return destination.split(":", 1)[0]
+
+
+class RcloneTool:
+    name = "rclone"
+    min_version = MIN_VERSION
+
+    def __init__(self, source, destination, options=(), binary="rclone", verify="size",
+                 config=None, symlinks="links", transfers=8, checkers=8, max_name_bytes=1024):
+        self.source = source.rstrip("/") + "/"
+        self.destination = destination.rstrip("/")
+        self.options = list(options or [])
+        self.binary = binary
+        self.verify_mode = verify
+        self.config = config
+        self.symlinks = symlinks
+        self.transfers, self.checkers = int(transfers), int(checkers)
+        # S3 and OCI Object Storage cap object names at 1024 bytes, prefix included.
+        self.max_name_bytes = int(max_name_bytes or 0)
+        path = self.destination.split(":", 1)[1] if ":" in self.destination else ""
+        bucket_prefix = path.strip("/").split("/", 1)
+        self._prefix_len = len(bucket_prefix[1].encode("utf-8")) + 1 if len(bucket_prefix) > 1 else 0
+
+    def base_argv(self):
+        argv = [self.binary]
+        if self.config:
+            argv += ["--config", self.config]
+        return argv
+
+    def _dest_name(self, kind, rel):
+        """Object name relative to the destination, or None when the store cannot hold it."""
+        name = rclone_name(rel)
+        if kind == "l":
+            name += LINK_SUFFIX
+        if self.max_name_bytes and self._prefix_len + len(name) > self.max_name_bytes:
+            return None
+        return name
+
+    def prepare(self, entries, workdir, part_list=None):
+        """Write the --files-from-raw list (rclone names, one per line) for a partition.
+
+        Returns (list_path, skipped): [relpath, reason] for entries left out by policy.
+        Names the store cannot hold are left out here and reported by verify().
+        """
+        del part_list
+        skipped, lines = [], []
+        for kind, _size, _mtime, rel in entries:
+            if kind == "d":
+                skipped.append([os.fsdecode(rel), "empty directory (object storage has no directories)"])
+                continue
+            if kind == "l" and self.symlinks == "skip":
+                skipped.append([os.fsdecode(rel), "symlink skipped (datamover_symlinks=skip)"])
+                continue
+            name = self._dest_name(kind, rel)
+            if name is not None:
+                lines.append(name)
+        list_path = os.path.join(workdir, "files-from-raw.txt")
+        with open(list_path, "wb") as handle:
+            handle.write(b"".join(line + b"\n" for line in lines))
+        return list_path, skipped
+
+    def commands(self, list_path, workdir, retry=False):
+        argv = self.base_argv() + [
+            "copy", self.source, self.destination,
+            "--files-from-raw", list_path, "--no-traverse",
+            "--transfers", str(self.transfers), "--checkers", str(self.checkers),
+            "--retries", "1",  # the worker retries whole partitions with backoff
+            "--low-level-retries", "10",
+            "--metadata",      # mode, owner and mtime travel with each object
+            "--stats", "30s", "--stats-one-line", "-v",
+        ]
+        if not retry:
+            # A fresh partition's objects are new: one PUT each, no HEAD first.
+            argv.append("--no-check-dest")
+        if self.symlinks == "links":
+            argv.append("--links")
+        return [argv + self.options]
+
+    soft_exit_codes = ()
+
+    def listing_argv(self, list_path):
+        # lsf prints raw names (control characters already shown as pictures, so one per
+        # line) as "size;path": an exact listing, where lsjson would mangle non-UTF-8 bytes.
+        return self.base_argv() + ["lsf", "-R", "--files-only", "--format", "sp",
+                                   "--files-from-raw", list_path, self.destination]
+
+    def verify(self, entries, list_path, log):
+        """List the destination independently and compare names and sizes with the manifest."""
+        proc = subprocess.run(self.listing_argv(list_path), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=log, check=False)
+        if proc.returncode != 0:
+            raise ToolError("rclone lsf of %s failed with exit code %d (see the log)"
+                            % (self.destination, proc.returncode))
+        seen = {}
+        for line in proc.stdout.split(b"\n"):
+            if line:
+                size, _, name = line.partition(b";")
+                seen[name] = int(size) if size.lstrip(b"-").isdigit() else -1
+        result = Verification()
+        for kind, size, _mtime, rel in entries:
+            if kind == "d" or (kind == "l" and self.symlinks == "skip"):
+                continue
+            name = self._dest_name(kind, rel)
+            if name is None:
+                result.unrepresentable.append(
+                    [os.fsdecode(rel), "object name longer than %d bytes" % self.max_name_bytes])
+                continue
+            got = seen.get(name)
+            if got is None:
+                if source_vanished(self.source, rel):
+                    result.vanished.append(os.fsdecode(rel))
+                else:
+                    result.mismatches.append([os.fsdecode(rel), "missing at destination"])
+            elif kind == "f" and got != size:
+                result.mismatches.append([os.fsdecode(rel), "size %d, expected %d" % (got, size)])
+            else:
+                result.files += 1
+                result.bytes += size
+        return result

@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: preflight
+short_description: Check a worker before a migration starts
+version_added: "0.1.0"
+description:
+  - O(stage=prepare) (run once) writes a canary file with a random nonce in the shared
+    directory and checks that an existing O(run_id) moves the same source to the same
+    destination with the same tool.
+  - O(stage=check) (every worker) checks the limits, the source (exists, is a directory,
+    readable), the shared directory (writable and the same everywhere: the canary is visible),
+    the tool (installed and new enough), the rclone remote (configured) and the destination
+    (a probe object or file is written and removed). All problems of a host are reported
+    together, each saying what to fix.
+  - O(stage=cleanup) removes the canary.
+author: datamover.fleet contributors
+extends_documentation_fragment:
+  - datamover.fleet.run
+options:
+  stage:
+    description: Which step to run.
+    type: str
+    choices: [prepare, check, cleanup]
+    default: check
+  nonce:
+    description: The canary nonce returned by O(stage=prepare) (for O(stage=check) and O(stage=cleanup)).
+    type: str
+  source:
+    description: Absolute path of the source directory.
+    type: path
+  destination:
+    description: rclone C(remote:bucket[/prefix]) or, for rsync, an absolute path.
+    type: str
+  tool:
+    description: Transfer tool.
+    type: str
+    choices: [rclone, rsync]
+  tool_path:
+    description: Path of the tool binary when it is not on PATH.
+    type: path
+  rclone_config:
+    description: rclone config file on this host.
+    type: path
+  slots:
+    description: Concurrent transfers per host (checked to be positive).
+    type: int
+  partition_files:
+    description: Entries per partition (checked to be positive).
+    type: int
+  partition_bytes:
+    description: Bytes per partition (checked to be positive).
+    type: int
+  engine:
+    description: Crawler engine; C(fpart) needs the fpart binary on the planning host.
+    type: str
+    choices: [native, fpart]
+    default: native
+  probe:
+    description: Write and remove a probe file/object at the destination.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Preflight | canary and run identity
+  datamover.fleet.preflight:
+    stage: prepare
+    shared_dir: /lst/datamover
+    run_id: ckpt-2026-11
+    source: /lst/ml-checkpoints
+    destination: oci:rclone-3
+    tool: rclone
+  run_once: true
+  register: canary
+
+- name: Preflight | every worker
+  datamover.fleet.preflight:
+    stage: check
+    nonce: "{{ canary.nonce }}"
+    shared_dir: /lst/datamover
+    run_id: ckpt-2026-11
+    source: /lst/ml-checkpoints
+    destination: oci:rclone-3
+    tool: rclone
+"""
+
+RETURN = r"""
+nonce:
+  description: The canary nonce (O(stage=prepare)).
+  returned: when stage is prepare
+  type: str
+run_id:
+  description: The run id (as given).
+  returned: when stage is prepare
+  type: str
+started:
+  description: Epoch seconds on the first worker when the run (this execution) started.
+  returned: when stage is prepare
+  type: float
+resume:
+  description: Whether O(run_id) names an existing run that this one resumes.
+  returned: when stage is prepare
+  type: bool
+tool_binary:
+  description: The tool binary found on this host.
+  returned: when stage is check
+  type: str
+problems:
+  description: Everything that is wrong on this host (empty when the host is ready).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.datamover.fleet.plugins.module_utils import preflight as pf
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.planning import run_meta
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
+    IDENTITY_KEYS,
+    RunDir,
+    RunDirError,
+)
+
+
+def _prepare(module, p):
+    problems = pf.check_limits(p)
+    resume = False
+    try:
+        rundir = RunDir(p["shared_dir"], p["run_id"])
+        if rundir.exists():
+            resume = True
+            old, new = rundir.load(), run_meta(p)
+            for key in IDENTITY_KEYS:
+                if old.get(key) != new.get(key):
+                    problems.append(
+                        "datamover_run_id %r belongs to a run with %s=%r, not %r: pick a new "
+                        "run id, or repeat the original %s to resume it"
+                        % (p["run_id"], key, old.get(key), new.get(key), key))
+    except RunDirError as exc:
+        problems.append(str(exc))
+    if problems:
+        module.fail_json(msg="; ".join(problems), problems=problems)
+    try:
+        nonce, _path = pf.write_canary(p["shared_dir"])
+    except OSError as exc:
+        module.fail_json(msg="cannot write in shared dir %s (%s): it must exist (or be creatable) "
+                             "and be writable on every worker" % (p["shared_dir"], exc.strerror),
+                         problems=[str(exc)])
+    module.exit_json(changed=True, nonce=nonce, resume=resume, run_id=p["run_id"],
+                     started=time.time(), problems=[])
+
+
+def _check(module, p):
+    problems = pf.check_limits(p)
+    problems += pf.check_source(p["source"])
+    problems += pf.check_shared(p["shared_dir"], p["nonce"])
+    tool_problems, binary = pf.check_tool(p["tool"], p["tool_path"])
+    problems += tool_problems
+    if p["engine"] == "fpart":
+        try:
+            pf.find_binary("fpart")
+        except pf.ToolError as exc:
+            problems.append("datamover_partition_engine=fpart: %s" % exc)
+    if binary and not tool_problems:
+        problems += pf.check_destination(p["tool"], p["destination"], binary,
+                                         p["rclone_config"], probe=p["probe"])
+    if problems:
+        module.fail_json(msg="preflight failed on this host: " + " | ".join(problems),
+                         problems=problems)
+    module.exit_json(changed=False, tool_binary=binary, problems=[])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=run_args(
+            stage=dict(type="str", default="check", choices=["prepare", "check", "cleanup"]),
+            nonce=dict(type="str"),
+            source=dict(type="path"),
+            destination=dict(type="str"),
+            tool=dict(type="str", choices=["rclone", "rsync"]),
+            tool_path=dict(type="path"),
+            rclone_config=dict(type="path"),
+            slots=dict(type="int"),
+            partition_files=dict(type="int"),
+            partition_bytes=dict(type="int"),
+            engine=dict(type="str", default="native", choices=["native", "fpart"]),
+            probe=dict(type="bool", default=True),
+        ),
+        required_if=[("stage", "prepare", ("source", "destination", "tool")),
+                     ("stage", "check", ("source", "destination", "tool"))],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["stage"] == "prepare":
+        _prepare(module, p)
+    elif p["stage"] == "check":
+        _check(module, p)
+    else:
+        path = os.path.join(p["shared_dir"], pf.CANARY + "-" + (p["nonce"] or ""))
+        existed = bool(p["nonce"]) and os.path.exists(path)
+        if existed and not module.check_mode:
+            os.unlink(path)
+        module.exit_json(changed=existed, problems=[])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: run_report
+short_description: Write a run's report.json and report.md
+version_added: "0.1.0"
+description:
+  - Aggregates every partition's result into C(report.json) (files, bytes, seconds, partitions,
+    verification, per-worker totals, failed partitions with their logs) and a human-readable
+    C(report.md) in the run directory.
+  - Does not fail on a failed run; the playbook decides from RV(report.status).
+author: datamover.fleet contributors
+extends_documentation_fragment:
+  - datamover.fleet.run
+options:
+  started:
+    description: Epoch seconds when this execution of the run started (for C(seconds)).
+    type: float
+"""
+
+EXAMPLES = r"""
+- name: Report | write report.json
+  datamover.fleet.run_report:
+    shared_dir: /lst/datamover
+    run_id: ckpt-2026-11
+  run_once: true
+  register: datamover_report
+"""
+
+RETURN = r"""
+report:
+  description: The content of report.json.
+  returned: always
+  type: dict
+report_json:
+  description: Path of report.json.
+  returned: always
+  type: str
+report_md:
+  description: Path of report.md.
+  returned: always
+  type: str
+summary:
+  description: A few lines for people.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.report import (
+    build_report,
+    summary_lines,
+    write_report,
+)
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, RunDirError
+
+
+def main():
+    module = AnsibleModule(argument_spec=run_args(started=dict(type="float")),
+                           supports_check_mode=False)
+    try:
+        rundir = RunDir(module.params["shared_dir"], module.params["run_id"])
+        report = build_report(rundir, started=module.params["started"])
+        path_json, path_md = write_report(rundir, report)
+    except RunDirError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=True, report=report, report_json=path_json, report_md=path_md,
+                     summary=summary_lines(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: watch
+short_description: Follow a run until every partition is settled, printing progress
+version_added: "0.1.0"
+description:
+  - Action plugin. Polls M(datamover.fleet.run_status) on the task's host and prints one
+    progress line per O(interval) (partitions, files, bytes, rate, ETA, live workers).
+  - Fails when planning failed, when no worker is alive while work remains, or after O(timeout).
+  - Returns when every partition is done or failed; the report step decides success.
+author: datamover.fleet contributors
+extends_documentation_fragment:
+  - datamover.fleet.run
+options:
+  plan_jid:
+    description: Async job id of the M(datamover.fleet.partition) task, to report its failure.
+    type: str
+  interval:
+    description: Seconds between progress lines (polling starts faster and backs off to this).
+    type: float
+    default: 10
+  timeout:
+    description: Give up after this many seconds (0 = never).
+    type: float
+    default: 0
+  lease_seconds:
+    description: Must match the workers' lease; a worker silent for twice this is not alive.
+    type: float
+    default: 120
+  startup_grace:
+    description: Seconds to wait for the first workers to report before declaring none alive.
+    type: float
+    default: 120
+"""
+
+EXAMPLES = r"""
+- name: Watch | progress until every partition is settled
+  datamover.fleet.watch:
+    shared_dir: /lst/datamover
+    run_id: ckpt-2026-11
+    interval: 30
+  run_once: true
+"""
+
+RETURN = r"""
+status:
+  description: The last M(datamover.fleet.run_status) result.
+  returned: always
+  type: dict
+seconds:
+  description: How long the watch ran.
+  returned: always
+  type: float
+"""
