@@ -13,6 +13,8 @@ description:
     verification, per-worker totals, failed partitions with their logs) and a human-readable
     C(report.md) in the run directory.
   - Does not fail on a failed run; the playbook decides from RV(report.status).
+  - When no partition is left to move, removes what the run kept at the destination (the
+    rsync temp directory C(<destination>/.datamover-tmp/<run_id>)).
 author: datamover.fleet contributors
 extends_documentation_fragment:
   - datamover.fleet.run
@@ -60,6 +62,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.report import (
     write_report,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, RunDirError
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
 
 
 def main():
@@ -68,6 +72,11 @@ def main():
     try:
         rundir = RunDir(module.params["shared_dir"], module.params["run_id"])
         report = build_report(rundir, started=module.params["started"])
+        if report["partitions"]["todo"] == 0 and report["partitions"]["claimed"] == 0:
+            try:
+                make_tool(rundir.load()).cleanup()
+            except ToolError:
+                pass  # the tool is not on this host: nothing of ours to clean here
         path_json, path_md = write_report(rundir, report)
     except RunDirError as exc:
         module.fail_json(msg=str(exc))

@@ -50,4 +50,6 @@ def make_tool(meta, binary=None, config=None):
                       symlinks=meta.get("symlinks", "links"),
                       transfers=meta.get("rclone_transfers", 8),
                       checkers=meta.get("rclone_checkers", 8))
+    else:
+        kwargs.update(run_id=meta.get("run_id"))
     return cls(meta["source"], meta["destination"], **kwargs)

@@ -126,6 +126,9 @@ class RcloneTool:
 
     soft_exit_codes = ()
 
+    def cleanup(self):
+        """Nothing of ours is left at an object store destination."""
+
     def listing_argv(self, list_path):
         # lsf prints raw names (control characters already shown as pictures, so one per
         # line) as "size;path": an exact listing, where lsjson would mangle non-UTF-8 bytes.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
@@ -13,6 +14,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     source_vanished,
 )
 
+TEMP_DIR = ".datamover-tmp"
 MIN_VERSION = (3, 1, 0)  # --from0 with --files-from, nanosecond mtimes
 
 
@@ -20,9 +22,15 @@ class RsyncTool:
     name = "rsync"
     min_version = MIN_VERSION
 
-    def __init__(self, source, destination, options=(), binary="rsync", verify="size"):
+    def __init__(self, source, destination, options=(), binary="rsync", verify="size",
+                 run_id=None):
         self.source = source.rstrip("/") + "/"
         self.destination = destination.rstrip("/") + "/"
+        # rsync writes each file to a temp name and renames it. A killed rsync (lost host)
+        # leaves its temp file behind, so temp files go to one directory of ours inside the
+        # destination (same file system: the rename stays atomic), removed by cleanup().
+        self.temp_root = os.path.join(self.destination, TEMP_DIR)
+        self.temp_dir = os.path.join(self.temp_root, run_id) if run_id else None
         self.options = list(options or [])
         self.binary = binary
         self.verify_mode = verify
@@ -37,8 +45,21 @@ class RsyncTool:
         """argv lists for one partition. Never a shell string: names reach rsync through a
         NUL-separated list file, so nothing in a name can be interpreted."""
         del workdir, retry  # rsync skips what is already identical on its own
-        return [[self.binary, "-a", "--numeric-ids", "--from0", "--files-from=" + list_path,
-                 "--stats"] + self.options + ["--", self.source, self.destination]]
+        argv = [self.binary, "-a", "--numeric-ids", "--from0", "--files-from=" + list_path,
+                "--stats"]
+        if self.temp_dir:
+            os.makedirs(self.temp_dir, exist_ok=True)
+            argv.append("--temp-dir=" + self.temp_dir)
+        return [argv + self.options + ["--", self.source, self.destination]]
+
+    def cleanup(self):
+        """Remove the run's temp directory (and ours, when no other run uses it)."""
+        if self.temp_dir and os.path.isdir(self.temp_dir):
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        try:
+            os.rmdir(self.temp_root)
+        except OSError:
+            pass
 
     # a non-zero exit code that still moved what it could; verification decides
     soft_exit_codes = (24,)  # "some files vanished before they could be transferred"

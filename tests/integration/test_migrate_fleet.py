@@ -1,0 +1,109 @@
+"""migrate.yml over a fleet of 3 worker hosts (network namespaces, each with its own sshd),
+reached by Ansible over real SSH, the shared dir on the common file system."""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.lab.fleet import Fleet, can_build_fleet
+from tests.lab.seaweed import SeaweedS3, rclone_binary
+from tests.lab.trees import diff_trees, hostile_tree, sample_tree
+
+OK, WHY = can_build_fleet()
+pytestmark = pytest.mark.skipif(not OK, reason="no fleet of namespaces here: " + WHY)
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    with Fleet(hosts=3) as f:
+        yield f
+
+
+def _vars(src, dst, shared, **extra):
+    base = {"datamover_source": str(src), "datamover_destination": str(dst),
+            "datamover_tool": "rsync", "datamover_shared_dir": str(shared),
+            "datamover_watch_interval": 2, "datamover_backoff": 0.2}
+    base.update(extra)
+    return base
+
+
+def test_fleet_rsync_spreads_work_and_is_identical(tmp_path, playbook, fleet):
+    src, dst, shared = tmp_path / "src", tmp_path / "dst", tmp_path / "shared"
+    files, nbytes = sample_tree(str(src), files=3000, big_files=3, big_mib=4)
+    hostile_tree(str(src / "hostile"))
+    inv = fleet.inventory(str(tmp_path / "workers.ini"))
+    run = playbook(_vars(src, dst, shared, datamover_partition_files=100,
+                         datamover_run_id="fleet-rsync"), inventory=inv)
+    assert run.rc == 0, run.stdout[-4000:]
+    assert diff_trees(src, dst) == []
+    rep = run.report
+    assert rep["status"] == "succeeded" and rep["partitions"]["failed"] == 0
+    busy = [h for h, row in rep["workers"].items() if row["partitions"] > 0]
+    assert len(busy) >= 2, rep["workers"]  # work stealing spread the partitions
+    assert set(busy) <= set(fleet.names)
+
+
+def test_fleet_rclone_to_s3_on_the_bridge(tmp_path, playbook, fleet):
+    src, shared = tmp_path / "src", tmp_path / "shared"
+    sample_tree(str(src), files=600, big_files=1, big_mib=2)
+    shared.mkdir()
+    with SeaweedS3(bucket="fleet", host=fleet.gateway, workdir=str(tmp_path / "weed")) as s3:
+        conf = s3.write_rclone_config(str(tmp_path / "rclone.conf"))
+        dest = "dmtest:fleet/run1"
+        run = playbook(_vars(src, dest, shared, datamover_tool="rclone",
+                             datamover_rclone_config=conf, datamover_partition_files=60,
+                             datamover_run_id="fleet-s3"),
+                       inventory=fleet.inventory(str(tmp_path / "workers.ini")))
+        assert run.rc == 0, run.stdout[-4000:]
+        back = tmp_path / "back"
+        proc = subprocess.run([rclone_binary(), "--config", conf, "copy", dest, str(back)],
+                              capture_output=True, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert diff_trees(src, back, with_dirs=False) == []
+    assert len([h for h, r in run.report["workers"].items() if r["partitions"]]) >= 2
+
+
+def test_fleet_survives_losing_a_host(tmp_path, playbook, fleet):
+    """A whole host dies mid-run: its claims go stale and the others finish them."""
+    src, dst, shared = tmp_path / "src", tmp_path / "dst", tmp_path / "shared"
+    sample_tree(str(src), files=1200, big_files=0)
+    victim = fleet.names[-1]
+    result = {}
+
+    def run():
+        result["run"] = playbook(
+            _vars(src, dst, shared, datamover_partition_files=40, datamover_slots=1,
+                  datamover_run_id="lose-host", datamover_lease_seconds=6,
+                  datamover_tool_options=["--bwlimit=400"]),
+            inventory=fleet.inventory(str(tmp_path / "workers.ini")))
+
+    t = threading.Thread(target=run)
+    t.start()
+    claimed = os.path.join(str(shared), "lose-host", "state", "claimed")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if os.path.isdir(claimed) and any("~" in n and n.split("@")[1].startswith(victim)
+                                          for n in os.listdir(claimed)):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the victim host never claimed a partition")
+    fleet.kill_host(victim)
+    t.join(600)
+    run = result["run"]
+    rep = run.report
+    assert rep is not None, run.stdout[-4000:]
+    assert rep["status"] == "succeeded", run.stdout[-4000:]
+    assert run.rc == 0, run.stdout[-4000:]
+    assert "worker on %s did not end cleanly: host unreachable" % victim in run.stdout
+    assert diff_trees(src, dst) == []  # no rsync temp file of the killed host left behind
+    assert rep["files"] == 1200
+    # the survivors took over the victim's partition(s)
+    assert sum(r["partitions"] for h, r in rep["workers"].items() if h != victim) >= 1
+    # restart the victim's sshd for the next tests in this module
+    fleet.stop()
+    fleet.start()
