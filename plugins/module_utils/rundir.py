@@ -34,6 +34,8 @@ FORMAT_VERSION = 1
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Changing any of these under a run id would mix two different migrations in one run directory.
 IDENTITY_KEYS = ("source", "destination", "tool")
+# These may change when a run is resumed (e.g. add --bwlimit for the night).
+MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks")
 
 
 class RunDirError(Exception):
@@ -98,6 +100,12 @@ class RunDir:
                         "run id %r already belongs to a run with %s=%r (this one asks for %r). "
                         "Use a new datamover_run_id, or repeat the original %s to resume that run."
                         % (self.run_id, key, old.get(key), meta.get(key), key))
+            changed = {k: meta[k] for k in MUTABLE_KEYS if k in meta and old.get(k) != meta[k]}
+            if changed:
+                old = dict(old, **changed)
+                old.setdefault("changes", []).append(dict(
+                    changed, time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+                atomic_write_json(self.p("run.json"), old)
             return old, False
         os.makedirs(self.shared_dir, exist_ok=True)
         os.makedirs(self.path, exist_ok=True)

@@ -94,3 +94,65 @@ def test_rclone_name_the_store_rewrites_is_reported(tmp_path, playbook, s3):
     assert rep["status"] == "failed" and rep["partitions"]["failed"] == 1
     assert "back\\\\slash" in run.stdout and "missing at destination" in run.stdout
     assert rep["failed_partitions"][0]["logs"][0].endswith("000001.1.log")
+
+
+def test_stop_then_resume_moves_only_what_is_left(tmp_path, playbook):
+    import threading
+    import time
+    src, dst, shared = tmp_path / "src", tmp_path / "dst", tmp_path / "shared"
+    sample_tree(str(src), files=600, big_files=0)
+    run_dir = shared / "resume"
+    common = dict(datamover_partition_files=30, datamover_run_id="resume", datamover_slots=1)
+    out = {}
+    t = threading.Thread(target=lambda: out.update(first=playbook(
+        _vars(src, dst, shared, datamover_tool_options=["--bwlimit=300"], **common),
+        name="first")))
+    t.start()
+    done_dir = run_dir / "state" / "done"
+    deadline = time.time() + 180
+    while time.time() < deadline and not (done_dir.is_dir() and len(os.listdir(done_dir)) >= 3):
+        time.sleep(0.2)
+    (run_dir / "STOP").write_text("stop")
+    t.join(300)
+    first = out["first"]
+    assert first.rc != 0 and first.report["status"] == "failed", first.stdout[-3000:]
+    assert "datamover_run_id=resume" in first.stdout  # the failure says how to resume
+    done_first = set(os.listdir(done_dir))
+    total = first.report["partitions"]["total"]
+    assert 3 <= len(done_first) < total
+    stamps = {p: os.stat(run_dir / "results" / (p + ".json")).st_mtime_ns for p in done_first}
+
+    second = playbook(_vars(src, dst, shared, **common), name="second")
+    assert second.rc == 0, second.stdout[-3000:]
+    assert second.report["status"] == "succeeded"
+    assert diff_trees(src, dst) == []
+    for part in done_first:  # finished partitions were not moved again
+        assert os.stat(run_dir / "results" / (part + ".json")).st_mtime_ns == stamps[part]
+        assert sorted(os.listdir(run_dir / "logs")).count(part + ".2.log") == 0
+    moved_now = sum(r["partitions"] for r in second.report["workers"].values())
+    assert moved_now == total  # the report counts both executions
+    # the resumed run dropped the --bwlimit of the first: options may change on resume
+    assert "--bwlimit=300" not in (run_dir / "run.json").read_text().split('"tool_options"')[1][:40]
+
+
+def test_preflight_reports_what_to_fix(tmp_path, playbook):
+    shared = tmp_path / "shared"
+    run = playbook(_vars(tmp_path / "missing", tmp_path / "dst", shared,
+                         datamover_slots=2), name="r-missing")
+    assert run.rc != 0
+    assert "does not exist on this host: is the file system mounted?" in run.stdout
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("x")
+    run = playbook(_vars(src, "nosuchremote:bucket", shared, tool="rclone"), name="r-remote")
+    assert run.rc != 0 and "rclone remote 'nosuchremote' is not configured" in run.stdout
+    run = playbook(_vars(src, tmp_path / "dst", shared, datamover_run_id="taken"), name="r-ok")
+    assert run.rc == 0, run.stdout[-3000:]
+    run = playbook(_vars(src, tmp_path / "elsewhere", shared, datamover_run_id="taken"),
+                   name="r-taken")
+    assert run.rc != 0 and "belongs to a run with destination=" in run.stdout
+    run = playbook(_vars(src, tmp_path / "dst2", shared, datamover_partition_files=0),
+                   name="r-limits")
+    assert run.rc != 0 and "datamover_partition_files must be a positive integer" in run.stdout
+    # nothing was written at the destinations of the refused runs
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "dst2").exists()
