@@ -133,15 +133,21 @@ class Crawl:
 
     def __iter__(self):
         with ThreadPoolExecutor(self.threads, thread_name_prefix="dm-crawl") as pool:
-            submit = lambda rel: pool.submit(_scan, self.root, rel, self.excluder, self.sort_limit)  # noqa: E731
+            def submit(rel):
+                return pool.submit(_scan, self.root, rel, self.excluder, self.sort_limit)
+
             # Each frame: [subdir relpaths, next index, {index: future}]
             stack = []
             current = submit(b"").result()
+            if current.errors and current.errors[0][0] == b".":
+                # An unreadable or vanished root is not an empty tree: planning must fail,
+                # or an unmounted file system would "succeed" with 0 files.
+                raise OSError("cannot list the source %s: %s"
+                              % (os.fsdecode(self.root), current.errors[0][1]))
             rel = b""
             while True:
                 if current is not None:
-                    for item in self._emit(rel, current):
-                        yield item
+                    yield from self._emit(rel, current)
                     if current.subdirs:
                         frame = [current.subdirs, 0, {}]
                         stack.append(frame)
@@ -162,15 +168,13 @@ class Crawl:
 
     def _emit(self, rel, listing):
         self._note(listing)
-        for item in listing.files:
-            yield item
+        yield from listing.files
         if listing.rest is not None:
             # Too large to sort: stream the remainder in readdir order, collecting subdirs only.
             extra = _Listing()
             for entry in listing.rest:
                 _classify(entry, rel, extra, self.excluder)
-                for item in extra.files:
-                    yield item
+                yield from extra.files
                 extra.files = []
             listing.rest.close()
             self._note(extra)

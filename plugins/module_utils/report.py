@@ -107,12 +107,12 @@ def summary_lines(report):
         "files %d, %s in %s (%s files/s, %s/s)" % (
             report["files"], human_bytes(report["bytes"]), human_seconds(report["seconds"]),
             report["files_per_second"] or 0, human_bytes(rate)),
-        "partitions %d/%d done, %d failed" % (report["partitions"]["done"],
-                                             report["partitions"]["total"],
-                                             report["partitions"]["failed"]),
-        "verified %d files, %s, %d mismatches" % (report["verified"]["files"],
-                                                 human_bytes(report["verified"]["bytes"]),
-                                                 report["verified"]["mismatches"]),
+        "partitions %d/%d done, %d failed" % (
+            report["partitions"]["done"], report["partitions"]["total"],
+            report["partitions"]["failed"]),
+        "verified %d files, %s, %d mismatches" % (
+            report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
+            report["verified"]["mismatches"]),
     ]
 
 

@@ -137,7 +137,7 @@ class RunDir:
         for record in data.split(b"\0"):
             if not record:
                 continue
-            head, _, path = record.partition(b"\t")
+            head, dummy, path = record.partition(b"\t")
             kind, size, mtime_ns = head.split(b" ")
             yield kind.decode("ascii"), int(size), int(mtime_ns), path
 

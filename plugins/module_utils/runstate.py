@@ -153,7 +153,7 @@ class RunState:
     def claimed(self):
         """Yield (part_id, token, path, mtime) for every claimed partition."""
         for name in os.listdir(self.dirs["claimed"]):
-            head, _, token = name.partition("@")
+            head, dummy, token = name.partition("@")
             if not head.isdigit():
                 continue
             path = os.path.join(self.dirs["claimed"], name)

@@ -55,6 +55,7 @@ class Worker:
         self._lock = threading.Lock()
         self._active = {}
         self._stop = threading.Event()
+        self._errors = []
         self.totals = {"parts_done": 0, "parts_failed": 0, "files": 0, "bytes": 0,
                        "attempts": 0, "requeued_stale": 0, "lost_leases": 0}
         self.started = time.time()
@@ -90,7 +91,7 @@ class Worker:
         self._record("running")
         beat = threading.Thread(target=self._heartbeat_loop, name="dm-heartbeat", daemon=True)
         beat.start()
-        threads = [threading.Thread(target=self._slot_loop, args=(i,), name="dm-slot-%d" % i)
+        threads = [threading.Thread(target=self._slot_guard, args=(i,), name="dm-slot-%d" % i)
                    for i in range(self.slots)]
         previous = signal.signal(signal.SIGTERM, self._on_sigterm) \
             if threading.current_thread() is threading.main_thread() else None
@@ -104,6 +105,9 @@ class Worker:
             beat.join()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+        if self._errors:
+            self._record("crashed", rc=1)
+            raise self._errors[0]
         counts = self.state.counts()
         stopped = self.rundir.stop_requested()
         self._record("stopped" if stopped else "exited", rc=0)
@@ -117,6 +121,15 @@ class Worker:
             for act in self._active.values():
                 if act.proc is not None and act.proc.poll() is None:
                     act.proc.terminate()
+
+    def _slot_guard(self, slot):
+        """An exception in one slot stops the whole worker and is raised by run()."""
+        try:
+            self._slot_loop(slot)
+        except BaseException as exc:  # re-raised in the main thread
+            with self._lock:
+                self._errors.append(exc)
+            self._on_sigterm(None, None)
 
     def _slot_loop(self, slot):
         waited = 0.0

@@ -18,7 +18,7 @@ description:
     the C(fpart) engine drives the fpart binary.
   - On an existing run, partitions that had failed are queued again, and a finished plan is
     not crawled again.
-author: datamover.fleet contributors
+author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:

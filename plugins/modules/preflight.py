@@ -13,12 +13,12 @@ description:
     directory and checks that an existing O(run_id) moves the same source to the same
     destination with the same tool.
   - O(stage=check) (every worker) checks the limits, the source (exists, is a directory,
-    readable), the shared directory (writable and the same everywhere: the canary is visible),
+    readable), the shared directory (writable, and the same directory everywhere because the canary is visible),
     the tool (installed and new enough), the rclone remote (configured) and the destination
     (a probe object or file is written and removed). All problems of a host are reported
     together, each saying what to fix.
   - O(stage=cleanup) removes the canary.
-author: datamover.fleet contributors
+author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:

@@ -12,10 +12,10 @@ description:
   - Aggregates every partition's result into C(report.json) (files, bytes, seconds, partitions,
     verification, per-worker totals, failed partitions with their logs) and a human-readable
     C(report.md) in the run directory.
-  - Does not fail on a failed run; the playbook decides from RV(report.status).
+  - Does not fail on a failed run; the playbook decides from the C(status) in RV(report).
   - When no partition is left to move, removes what the run kept at the destination (the
     rsync temp directory C(<destination>/.datamover-tmp/<run_id>)).
-author: datamover.fleet contributors
+author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:

@@ -11,7 +11,7 @@ version_added: "0.1.0"
 description:
   - Counts partitions per state and sums what the workers report. Cheap enough to poll.
   - M(datamover.fleet.watch) calls it in a loop; it can also be used on its own.
-author: datamover.fleet contributors
+author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:

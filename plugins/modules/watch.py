@@ -13,7 +13,7 @@ description:
     progress line per O(interval) (partitions, files, bytes, rate, ETA, live workers).
   - Fails when planning failed, when no worker is alive while work remains, or after O(timeout).
   - Returns when every partition is done or failed; the report step decides success.
-author: datamover.fleet contributors
+author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:

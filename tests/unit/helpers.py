@@ -1,0 +1,73 @@
+"""Small helpers shared by the unit tests: trees, run directories, scripts."""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+
+from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+
+
+def write(path, data=b""):
+    path = os.fsencode(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def write_script(path, body):
+    """An executable /bin/sh script."""
+    with open(path, "w") as handle:
+        handle.write("#!/bin/sh\n" + body + "\n")
+    os.chmod(path, 0o755)
+    return str(path)
+
+
+def tree_index(root):
+    """{relpath bytes: description} of everything under root (file contents hashed)."""
+    broot = os.fsencode(str(root))
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(broot):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, broot)
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(full))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir",)
+            else:
+                with open(full, "rb") as handle:
+                    digest = hashlib.sha256(handle.read()).hexdigest()
+                out[rel] = ("file", st.st_size, digest, st.st_mtime_ns // 1000000000)
+    return out
+
+
+def plan_params(source, destination, tool="rsync", partition_files=5, partition_bytes=10 ** 9,
+                **extra):
+    params = {"source": str(source), "destination": str(destination), "tool": tool, "tool_options": [],
+                  "rclone_config": None, "verify": "size", "symlinks": "links", "excludes": [],
+                  "engine": "native", "partition_files": partition_files,
+                  "partition_bytes": partition_bytes, "threads": 4}
+    params.update(extra)
+    return params
+
+
+def new_run(shared, run_id, source, destination, **kw):
+    rundir = RunDir(str(shared), run_id)
+    result = make_plan(rundir, plan_params(source, destination, **kw))
+    return rundir, result
+
+
+def part_ids(rundir):
+    return sorted(int(n.split(".")[0]) for n in os.listdir(rundir.p("parts"))
+                  if n.endswith(".json"))
+
+
+def read_list(rundir, part_id):
+    with open(rundir.part_path(part_id, "list"), "rb") as handle:
+        data = handle.read()
+    assert data == b"" or data.endswith(b"\0"), "a .list must be NUL-terminated"
+    return data.split(b"\0")[:-1] if data else []

@@ -1,0 +1,190 @@
+"""tools.rsync.RsyncTool: argv lists, verification, temp directory."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
+    find_binary,
+    make_tool,
+    tool_version,
+)
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
+    ToolError,
+    parse_version,
+)
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import (
+    TEMP_DIR,
+    RsyncTool,
+)
+
+from tests.unit.helpers import write
+
+
+def test_commands_are_argv_lists():
+    opts = ["--bwlimit=10M", "--rsh=ssh -p 2222 -o 'x y'", "--exclude", "a b; rm -rf /"]
+    tool = RsyncTool("/src", "/dst", options=opts, binary="/usr/bin/rsync")
+    cmds = tool.commands("/run/parts/000001.list", "/work")
+    assert len(cmds) == 1
+    argv = cmds[0]
+    assert all(isinstance(a, str) for a in argv)
+    assert argv[0] == "/usr/bin/rsync"
+    assert argv[-3:] == ["--", "/src/", "/dst/"]
+    assert "--from0" in argv
+    assert "--files-from=/run/parts/000001.list" in argv
+    dashdash = argv.index("--")
+    idx = [argv.index(o) for o in opts]
+    assert idx == sorted(idx), "user options keep their order"
+    assert all(i < dashdash for i in idx)
+    assert idx == list(range(idx[0], idx[0] + len(opts))), "each option is one argv item"
+    assert argv.index("--from0") < dashdash
+
+
+@pytest.mark.parametrize("src,dst", [("/src/", "/dst/"), ("/src///", "/dst//"), ("/src", "/dst")])
+def test_source_and_destination_end_with_one_slash(src, dst):
+    argv = RsyncTool(src, dst).commands("/l", "/w")[0]
+    assert argv[-2:] == ["/src/", "/dst/"]
+
+
+def test_temp_dir_inside_destination(tmp_path):
+    dst = str(tmp_path / "dst")
+    tool = RsyncTool("/src", dst, run_id="r1")
+    argv = tool.commands("/l", "/w")[0]
+    temp = os.path.join(dst, TEMP_DIR, "r1")
+    assert "--temp-dir=" + temp in argv
+    assert argv.index("--temp-dir=" + temp) < argv.index("--")
+    assert os.path.isdir(temp)
+    tool.cleanup()
+    assert not os.path.exists(os.path.join(dst, TEMP_DIR))
+    # another run's temp dir is left alone
+    other = RsyncTool("/src", dst, run_id="r2")
+    other.commands("/l", "/w")
+    tool.commands("/l", "/w")
+    tool.cleanup()
+    assert os.listdir(os.path.join(dst, TEMP_DIR)) == ["r2"]
+
+
+def test_no_temp_dir_without_run_id(tmp_path):
+    argv = RsyncTool("/src", str(tmp_path)).commands("/l", "/w")[0]
+    assert not any(a.startswith("--temp-dir") for a in argv)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_make_tool_from_run_meta(tmp_path):
+    binary = tmp_path / "rsync-x"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    tool = make_tool({"tool": "rsync", "source": "/s", "destination": "/d", "run_id": "x",
+                      "tool_options": ["-H"], "verify": "checksum"}, binary=str(binary))
+    assert isinstance(tool, RsyncTool)
+    assert tool.binary == str(binary) and tool.options == ["-H"]
+    assert tool.verify_mode == "checksum"
+    with pytest.raises(ToolError):
+        make_tool({"tool": "scp", "source": "/s", "destination": "/d"})
+
+
+# --- verification against a real transfer ---------------------------------------------------
+
+RSYNC = shutil.which("rsync")
+
+
+@pytest.fixture
+def moved(tmp_path):
+    if RSYNC is None:
+        pytest.skip("rsync is not installed")
+    src = os.fsencode(str(tmp_path / "src"))
+    for name in (b"a", b"new\nline", b"bad\xff", b"sub/b"):
+        write(os.path.join(src, name), name * 10)
+    os.makedirs(os.path.join(src, b"empty"))
+    os.symlink(b"a", os.path.join(src, b"link"))
+    entries = [(e.kind, e.size, e.mtime_ns, e.path) for e in Crawl(src)]
+    lst = os.path.join(str(tmp_path), "list")
+    with open(lst, "wb") as handle:
+        handle.write(b"".join(e[3] + b"\0" for e in entries))
+    dst = str(tmp_path / "dst")
+    tool = RsyncTool(os.fsdecode(src), dst, binary=RSYNC, run_id="t")
+    for argv in tool.commands(lst, str(tmp_path)):
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return tool, entries, os.fsdecode(src), dst
+
+
+def test_verify_clean_transfer(moved):
+    tool, entries, _src, _dst = moved
+    result = tool.verify(entries)
+    assert result.mismatches == [] and result.vanished == []
+    assert result.files == sum(1 for e in entries if e[0] != "d")
+    assert result.bytes == sum(e[1] for e in entries)
+
+
+def test_verify_finds_differences(moved):
+    tool, entries, src, dst = moved
+    os.unlink(os.path.join(dst, "a"))
+    with open(os.fsencode(os.path.join(dst, "sub")) + b"/b", "ab") as handle:
+        handle.write(b"more")
+    os.unlink(os.fsencode(dst) + b"/new\nline")
+    os.unlink(os.fsencode(src) + b"/new\nline")  # vanished from the source too
+    result = tool.verify(entries)
+    problems = dict((p, why) for p, why in result.mismatches)
+    assert problems["a"] == "missing at destination"
+    assert problems["sub/b"].startswith("size ")
+    assert result.vanished == ["new\nline"]
+
+
+def test_verify_checksum_sees_content(moved):
+    tool, entries, _src, dst = moved
+    path = os.path.join(dst, "sub", "b")
+    st = os.stat(path)
+    with open(path, "r+b") as handle:
+        handle.write(b"X")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert tool.verify(entries).mismatches == []
+    tool.verify_mode = "checksum"
+    assert tool.verify(entries).mismatches == [["sub/b", "content differs"]]
+
+
+def test_verify_symlink_that_vanished_from_source(moved):
+    """A symlink removed from the source after the transfer is 'vanished', like a file; the
+    verification must not crash on it."""
+    tool, entries, src, dst = moved
+    os.unlink(os.path.join(src, "link"))
+    os.unlink(os.path.join(dst, "link"))
+    assert tool.verify(entries).vanished == ["link"]
+    os.symlink("a", os.path.join(dst, "link"))  # still at the destination
+    result = tool.verify(entries)
+    assert result.mismatches == []
+
+
+# --- versions and binaries -------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,version", [
+    ("rsync  version 3.2.7  protocol version 31", (3, 2, 7)),
+    ("rclone v1.75.2", (1, 75, 2)),
+    ("rclone v1.66.0-beta.7806.1a2b3c4d", (1, 66, 0)),
+    ("rclone v1.61", (1, 61)),
+    ("no version here", None),
+    ("", None),
+])
+def test_parse_version(text, version):
+    assert parse_version(text) == version
+
+
+def test_real_rsync_version():
+    if RSYNC is None:
+        pytest.skip("rsync is not installed")
+    assert tool_version(find_binary("rsync")) >= RsyncTool.min_version
+
+
+def test_find_binary(tmp_path, monkeypatch):
+    explicit = tmp_path / "explicit-rsync"
+    explicit.write_text("#!/bin/sh\n")
+    explicit.chmod(0o755)
+    assert find_binary("rsync", str(explicit)) == str(explicit)
+    with pytest.raises(ToolError, match="does not exist or is not executable"):
+        find_binary("rsync", str(tmp_path / "missing"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolError) as err:
+        find_binary("definitely-not-a-datamover-tool")
+    assert "not installed" in str(err.value)
