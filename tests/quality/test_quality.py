@@ -47,7 +47,11 @@ def installed(tarball):
     proc = _run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--force",
                  "--offline", "-p", dest, tarball])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return os.path.join(dest, "ansible_collections", "datamover", "fleet")
+    path = os.path.join(dest, "ansible_collections", "datamover", "fleet")
+    # ansible-test lists a collection's files through git; without it, it tests nothing.
+    for argv in (["git", "init", "-q", "."], ["git", "add", "-A"]):
+        assert _run(argv, cwd=path).returncode == 0
+    return path
 
 
 def test_galaxy_build_ships_the_collection_and_not_the_lab(tarball):
@@ -99,3 +103,5 @@ def test_ansible_test_sanity(installed):
     errors = [line for line in (proc.stdout + proc.stderr).splitlines()
               if line.startswith(("ERROR", "FATAL"))]
     assert proc.returncode == 0, "\n".join(errors[:80]) or proc.stdout[-5000:]
+    for test in ("validate-modules", "pylint", "pep8", "yamllint", "ansible-doc", "compile"):
+        assert 'Running sanity test "%s"' % test in proc.stdout + proc.stderr
