@@ -113,7 +113,20 @@ def summary_lines(report):
         "verified %d files, %s, %d mismatches" % (
             report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
             report["verified"]["mismatches"]),
-    ]
+    ] + _not_copied_line(report)
+
+
+def _not_copied_line(report):
+    """What was deliberately not copied, said in the summary so it cannot go unnoticed."""
+    bits = []
+    for key, label in (("unrepresentable", "names the destination cannot hold"),
+                       ("skipped", "skipped by policy (empty directories, symlinks)"),
+                       ("not_copied", "special files"),
+                       ("vanished", "vanished from the source"),
+                       ("crawl_errors", "unreadable during the crawl")):
+        if report[key]["count"]:
+            bits.append("%d %s" % (report[key]["count"], label))
+    return ["NOT COPIED: %s (listed in report.md)" % ", ".join(bits)] if bits else []
 
 
 def render_markdown(report):

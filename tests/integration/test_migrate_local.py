@@ -56,6 +56,8 @@ def test_rclone_to_s3_copies_back_identical(tmp_path, playbook, s3):
     src, shared = tmp_path / "src", tmp_path / "shared"
     files, nbytes = sample_tree(str(src), files=800, big_files=1, big_mib=3)
     hostile_tree(str(src / "hostile"))
+    # rclone cannot read this name back from a local disk: reported, never dropped silently
+    (src / "hostile" / "quote\u201bmark").write_text("unmovable")
     shared.mkdir()
     conf = s3.write_rclone_config(str(tmp_path / "rclone.conf"))
     dest = "dmtest:dmtest/%s" % tmp_path.name
@@ -66,7 +68,9 @@ def test_rclone_to_s3_copies_back_identical(tmp_path, playbook, s3):
     assert run.rc == 0, run.stdout[-4000:]
     rep = run.report
     assert rep["status"] == "succeeded" and rep["verified"]["mismatches"] == 0
-    assert rep["unrepresentable"]["count"] == 0
+    assert rep["unrepresentable"]["count"] == 1
+    assert "quote\u201bmark" in rep["unrepresentable"]["samples"][0][0]
+    assert "1 names the destination cannot hold" in run.stdout
     # empty directories cannot exist in object storage: reported, not silently dropped
     assert any("empty-dir" in s[0] for s in rep["skipped"]["samples"])
     back = tmp_path / "back"
@@ -74,6 +78,7 @@ def test_rclone_to_s3_copies_back_identical(tmp_path, playbook, s3):
                            dest, str(back)], capture_output=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     os.unlink(os.fsencode(str(src / "hostile")) + b"/back\\slash")
+    os.unlink(str(src / "hostile" / "quote\u201bmark"))
     assert diff_trees(src, back, with_dirs=False) == []
 
 
@@ -156,3 +161,15 @@ def test_preflight_reports_what_to_fix(tmp_path, playbook):
     assert run.rc != 0 and "datamover_partition_files must be a positive integer" in run.stdout
     # nothing was written at the destinations of the refused runs
     assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "dst2").exists()
+
+
+def test_fpart_engine_through_the_playbook(tmp_path, playbook):
+    src, dst, shared = tmp_path / "src", tmp_path / "dst", tmp_path / "shared"
+    sample_tree(str(src), files=400, big_files=0)
+    hostile_tree(str(src / "hostile"))
+    run = playbook(_vars(src, dst, shared, datamover_partition_engine="fpart",
+                         datamover_partition_files=50, datamover_run_id="fpart"))
+    assert run.rc == 0, run.stdout[-4000:]
+    assert run.report["planned"]["engine"] == "fpart"
+    assert run.report["partitions"]["total"] >= 8
+    assert diff_trees(src, dst) == []
