@@ -22,7 +22,9 @@ display = Display()
 ARGS = dict(
     shared_dir=dict(type="path", required=True),
     run_id=dict(type="str", required=True),
-    plan_jid=dict(type="str"),
+    jid=dict(type="str"),
+    report=dict(type="bool", default=False),
+    started=dict(type="float"),
     interval=dict(type="float", default=10.0),
     timeout=dict(type="float", default=0.0),
     lease_seconds=dict(type="float", default=120.0),
@@ -79,17 +81,23 @@ class ActionModule(ActionBase):
         while True:
             st = self._execute_module(module_name="datamover.fleet.run_status",
                                       module_args=status_args, task_vars=task_vars)
-            if st.get("failed"):
-                raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))
             now = time.time()
             elapsed = now - started
+            if st.get("failed"):
+                # The planning worker creates the run: give it a moment, unless it died.
+                self._check_job(args, task_vars)
+                if "no run.json" in str(st.get("msg")) and elapsed < args["startup_grace"]:
+                    time.sleep(0.2)
+                    continue
+                raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))
             rate = st["bytes_done"] / elapsed if elapsed > 0 else 0.0
             if st["complete"] or now - last_print >= args["interval"]:
                 display.display(progress_line(st, rate, elapsed))
                 last_print = now
             if st["complete"]:
                 break
-            self._check_plan(args, st, task_vars)
+            if st["workers_alive"] == 0:
+                self._check_job(args, task_vars)
             if st["plan_failed"]:
                 raise AnsibleActionFail("planning failed: %s" % st["plan_failed"].get("error"))
             if elapsed > args["startup_grace"] and st["workers_alive"] == 0:
@@ -106,13 +114,37 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("run not complete after %ds (datamover_timeout)" % elapsed)
             time.sleep(wait)
             wait = min(wait * 1.5, args["interval"])
-        result.update(changed=False, status=st, seconds=round(time.time() - started, 3))
+        result.update(changed=False, status=st, seconds=round(time.time() - started, 3),
+                      worker_problems=worker_problems(st, args["lease_seconds"]))
+        if args["report"]:
+            rep = self._execute_module(
+                module_name="datamover.fleet.run_report",
+                module_args={"shared_dir": args["shared_dir"], "run_id": args["run_id"],
+                             "started": args["started"]}, task_vars=task_vars)
+            if rep.get("failed"):
+                raise AnsibleActionFail("cannot write the report: %s" % rep.get("msg"))
+            result.update(changed=True, report=rep["report"], summary=rep["summary"],
+                          report_json=rep["report_json"], report_md=rep["report_md"])
         return result
 
-    def _check_plan(self, args, st, task_vars):
-        if not args["plan_jid"] or st["plan_complete"]:
+    def _check_job(self, args, task_vars):
+        """Fail with the worker's own message when this host's async worker job has died."""
+        if not args["jid"]:
             return
         job = self._execute_module(module_name="ansible.builtin.async_status",
-                                   module_args={"jid": args["plan_jid"]}, task_vars=task_vars)
-        if job.get("finished") and (job.get("failed") or job.get("rc")):
-            raise AnsibleActionFail("planning failed: %s" % (job.get("msg") or job.get("stderr")))
+                                   module_args={"jid": args["jid"]}, task_vars=task_vars)
+        if job.get("finished") and job.get("failed"):
+            raise AnsibleActionFail("the worker on this host failed: %s"
+                                    % (job.get("msg") or job.get("stderr") or "no message"))
+
+
+def worker_problems(st, lease_seconds):
+    """One line per worker that did not end cleanly: crashed, or silent (host lost)."""
+    out = []
+    for w in st["workers"]:
+        if w.get("status") == "crashed":
+            out.append("worker on %s crashed: %s" % (w.get("host"), w.get("error") or "see its job"))
+        elif w.get("status") == "running" and w["age"] > lease_seconds:
+            out.append("worker on %s did not end cleanly: no heartbeat for %ds (host lost?); its "
+                       "partitions were taken over by the others" % (w.get("host"), w["age"]))
+    return out

@@ -10,6 +10,24 @@ RUN_ARGS = dict(
 )
 
 
+# What a plan needs: the options of datamover.fleet.partition, also accepted as the ``plan``
+# option of datamover.fleet.worker (the first worker plans while it works).
+PLAN_ARGS = dict(
+    source=dict(type="path", required=True),
+    destination=dict(type="str", required=True),
+    tool=dict(type="str", required=True, choices=["rclone", "rsync"]),
+    engine=dict(type="str", default="native", choices=["native", "fpart"]),
+    partition_files=dict(type="int", default=2000),
+    partition_bytes=dict(type="int", default=10 * 1024 ** 3),
+    excludes=dict(type="list", elements="str", default=[]),
+    tool_options=dict(type="list", elements="str", default=[]),
+    rclone_config=dict(type="path"),
+    verify=dict(type="str", default="size", choices=["size", "checksum", "none"]),
+    symlinks=dict(type="str", default="links", choices=["links", "skip"]),
+    threads=dict(type="int", default=8),
+)
+
+
 def run_args(**extra):
     spec = dict(RUN_ARGS)
     spec.update(extra)

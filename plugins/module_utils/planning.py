@@ -14,7 +14,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.partitioner import
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
-__all__ = ["PlanError", "make_plan", "run_meta"]
+__all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
 
 META_KEYS = ("source", "destination", "tool", "tool_options", "rclone_config", "verify",
              "symlinks", "excludes")
@@ -31,17 +31,24 @@ def run_meta(params):
     return meta
 
 
-def make_plan(rundir, params):
+def open_run(rundir, params):
+    """Create the run, or resume it: failed partitions are queued again and a STOP left by
+    an earlier execution is cleared. Returns (meta, created, requeued_failed)."""
     meta, created = rundir.create_or_check(run_meta(params))
-    state = RunState(rundir)
-    requeued = [] if created else state.requeue_failed()
-    if rundir.stop_requested():
-        os.unlink(rundir.p("STOP"))  # a resumed run is a request to go on
-    if os.path.exists(rundir.p("plan.failed")):
-        os.unlink(rundir.p("plan.failed"))
+    requeued = [] if created else RunState(rundir).requeue_failed()
+    for leftover in ("STOP", "plan.failed"):
+        if os.path.exists(rundir.p(leftover)):
+            os.unlink(rundir.p(leftover))
+    return meta, created, requeued
+
+
+def crawl(rundir, meta, threads=8):
+    """Cut the source into partitions, unless an earlier execution finished the plan.
+
+    Returns (plan, published). On failure, plan.failed tells the waiting workers to stop.
+    """
     if rundir.plan_complete():
-        return {"run_dir": rundir.path, "created": created, "plan": rundir.plan(),
-                "requeued_failed": requeued, "published": 0}
+        return rundir.plan(), 0
     part = meta["partitioning"]
     try:
         if part["engine"] == "fpart":
@@ -50,11 +57,16 @@ def make_plan(rundir, params):
                               meta.get("excludes") or [])
         else:
             plan = plan_native(rundir, meta["source"], part["files"], part["bytes"],
-                               meta.get("excludes") or [], threads=params.get("threads") or 8)
+                               meta.get("excludes") or [], threads=threads or 8)
     except BaseException as exc:
-        # Workers waiting for plan.json read this and stop instead of waiting forever.
         atomic_write_json(rundir.p("plan.failed"), {"error": str(exc) or type(exc).__name__,
                                                     "time": time.time()})
         raise
+    return plan, plan["parts"]
+
+
+def make_plan(rundir, params):
+    meta, created, requeued = open_run(rundir, params)
+    plan, published = crawl(rundir, meta, params.get("threads"))
     return {"run_dir": rundir.path, "created": created, "plan": plan,
-            "requeued_failed": requeued, "published": plan["parts"]}
+            "requeued_failed": requeued, "published": published}

@@ -62,6 +62,14 @@ def write_canary(shared_dir):
     return nonce, path
 
 
+def remove_canary(shared_dir, nonce):
+    try:
+        os.unlink(os.path.join(shared_dir, CANARY + "-" + nonce))
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def check_shared(shared_dir, nonce=None):
     if not shared_dir or not os.path.isabs(shared_dir):
         return ["datamover_shared_dir must be an absolute path (got %r)" % (shared_dir,)]

@@ -25,6 +25,11 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     atomic_write_json,
     read_json,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.planning import (
+    PlanError,
+    crawl,
+    open_run,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState, make_token
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
@@ -40,7 +45,7 @@ class _Active:
 class Worker:
     def __init__(self, rundir, host, slots=2, retries=3, backoff=5.0, backoff_max=120.0,
                  lease_seconds=120.0, poll=1.0, binary=None, rclone_config=None,
-                 plan_timeout=None):
+                 plan_timeout=None, run_wait=0.0):
         self.rundir = rundir
         self.state = RunState(rundir)
         self.host = host or socket.gethostname()
@@ -50,6 +55,10 @@ class Worker:
         self.lease_seconds = float(lease_seconds)
         self.poll = float(poll)
         self.plan_timeout = plan_timeout
+        # Workers start beside the host that creates the run: give it time to write run.json.
+        deadline = time.time() + float(run_wait or 0)
+        while not rundir.exists() and time.time() < deadline:
+            time.sleep(0.1)
         self.meta = rundir.load()
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
         self._lock = threading.Lock()
@@ -63,12 +72,12 @@ class Worker:
         self._offset = zlib.crc32(self.host.encode()) % 997
 
     # --- bookkeeping ----------------------------------------------------------------------
-    def _record(self, status, rc=None):
+    def _record(self, status, rc=None, error=None):
         with self._lock:
             totals = dict(self.totals)
         atomic_write_json(self.rundir.p("workers", _fname(self.host) + ".json"), dict(
             totals, host=self.host, hostname=socket.gethostname(), pid=os.getpid(),
-            slots=self.slots, status=status, rc=rc, started=self.started,
+            slots=self.slots, status=status, rc=rc, error=error, started=self.started,
             updated=time.time(), seconds=round(time.time() - self.started, 3)))
 
     def _heartbeat_loop(self):
@@ -106,7 +115,8 @@ class Worker:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         if self._errors:
-            self._record("crashed", rc=1)
+            self._record("crashed", rc=1, error="%s: %s" % (type(self._errors[0]).__name__,
+                                                            self._errors[0]))
             raise self._errors[0]
         counts = self.state.counts()
         stopped = self.rundir.stop_requested()
@@ -273,6 +283,33 @@ class Worker:
             log.write(("# verified %d files, %d bytes\n" % (verification.files,
                                                             verification.bytes)).encode())
             return rc, None, verification
+
+
+def plan_and_work(rundir, host, plan_params, **worker_kwargs):
+    """Create (or resume) the run, crawl it in a thread, and work on it meanwhile.
+
+    One async task on the first host instead of a separate plan task: the run starts moving
+    data as soon as the first partition is published, and the play saves a task.
+    """
+    meta, created, requeued = open_run(rundir, plan_params)
+    outcome = {}
+
+    def planner():
+        try:
+            outcome["plan"], outcome["published"] = crawl(rundir, meta, plan_params.get("threads"))
+        except BaseException as exc:  # recorded in plan.failed for every worker; re-raised below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=planner, name="dm-plan", daemon=True)
+    thread.start()
+    try:
+        result = Worker(rundir, host, **worker_kwargs).run()
+    finally:
+        thread.join()
+    if "error" in outcome:
+        raise PlanError("planning failed: %s" % outcome["error"])
+    result.update(plan=outcome["plan"], created=created, requeued_failed=requeued)
+    return result
 
 
 def _fname(host):

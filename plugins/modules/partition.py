@@ -121,27 +121,14 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARGS, run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import PlanError, make_plan
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, RunDirError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=run_args(
-            source=dict(type="path", required=True),
-            destination=dict(type="str", required=True),
-            tool=dict(type="str", required=True, choices=["rclone", "rsync"]),
-            engine=dict(type="str", default="native", choices=["native", "fpart"]),
-            partition_files=dict(type="int", default=2000),
-            partition_bytes=dict(type="int", default=10 * 1024 ** 3),
-            excludes=dict(type="list", elements="str", default=[]),
-            tool_options=dict(type="list", elements="str", default=[]),
-            rclone_config=dict(type="path"),
-            verify=dict(type="str", default="size", choices=["size", "checksum", "none"]),
-            symlinks=dict(type="str", default="links", choices=["links", "skip"]),
-            threads=dict(type="int", default=8),
-        ),
+        argument_spec=run_args(**PLAN_ARGS),
         supports_check_mode=False,
     )
     p = module.params

@@ -117,7 +117,6 @@ problems:
   elements: str
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -206,11 +205,9 @@ def main():
     elif p["stage"] == "check":
         _check(module, p)
     else:
-        path = os.path.join(p["shared_dir"], pf.CANARY + "-" + (p["nonce"] or ""))
-        existed = bool(p["nonce"]) and os.path.exists(path)
-        if existed and not module.check_mode:
-            os.unlink(path)
-        module.exit_json(changed=existed, problems=[])
+        removed = bool(p["nonce"]) and not module.check_mode and pf.remove_canary(
+            p["shared_dir"], p["nonce"])
+        module.exit_json(changed=removed, problems=[])
 
 
 if __name__ == "__main__":

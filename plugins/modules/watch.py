@@ -17,9 +17,18 @@ author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:
-  plan_jid:
-    description: Async job id of the M(datamover.fleet.partition) task, to report its failure.
+  jid:
+    description:
+      - Async job id of the M(datamover.fleet.worker) task on this host, so that a worker that
+        dies before the run exists (or planning fails) is reported with its own message.
     type: str
+  report:
+    description: Write report.json and report.md (M(datamover.fleet.run_report)) at the end.
+    type: bool
+    default: false
+  started:
+    description: Epoch seconds when this execution started, for the report's C(seconds).
+    type: float
   interval:
     description: Seconds between progress lines (polling starts faster and backs off to this).
     type: float
@@ -56,4 +65,26 @@ seconds:
   description: How long the watch ran.
   returned: always
   type: float
+worker_problems:
+  description: One line per worker that crashed or went silent (a lost host).
+  returned: always
+  type: list
+  elements: str
+report:
+  description: The content of report.json.
+  returned: when O(report=true)
+  type: dict
+summary:
+  description: A few lines for people.
+  returned: when O(report=true)
+  type: list
+  elements: str
+report_json:
+  description: Path of report.json.
+  returned: when O(report=true)
+  type: str
+report_md:
+  description: Path of report.md.
+  returned: when O(report=true)
+  type: str
 """

@@ -20,6 +20,22 @@ author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:
+  plan:
+    description:
+      - The options of M(datamover.fleet.partition) (C(source), C(destination), C(tool) are
+        required; C(engine), C(partition_files), C(partition_bytes), C(excludes), C(tool_options),
+        C(rclone_config), C(verify), C(symlinks), C(threads) as there).
+      - Given on one host (the first of the play), that worker creates or resumes the run and
+        crawls the source in a thread while its slots already move the first partitions. The
+        other workers wait up to O(run_wait) seconds for the run to appear.
+    type: dict
+  canary:
+    description: Nonce of the preflight canary in O(shared_dir), removed by the planning worker.
+    type: str
+  run_wait:
+    description: Seconds to wait for the run directory's C(run.json) to appear.
+    type: float
+    default: 120
   host:
     description: Name of this worker in the run (defaults to the host name). Use C(inventory_hostname).
     type: str
@@ -46,7 +62,7 @@ options:
   poll:
     description: Seconds between two looks at the queue when there is nothing to claim.
     type: float
-    default: 1
+    default: 0.5
   rclone_config:
     description: rclone config file on this host (overrides the one recorded in the run).
     type: path
@@ -68,6 +84,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+plan:
+  description: Totals of the plan (parts, files, bytes, seconds, crawl_errors, engine).
+  returned: when O(plan) is given
+  type: dict
 host:
   description: Worker name.
   returned: always
@@ -102,10 +122,14 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARGS, run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.planning import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.preflight import remove_canary
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
-from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
+from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker, plan_and_work
 
 
 def main():
@@ -117,20 +141,31 @@ def main():
             backoff=dict(type="float", default=5.0),
             backoff_max=dict(type="float", default=120.0),
             lease_seconds=dict(type="float", default=120.0),
-            poll=dict(type="float", default=1.0),
+            poll=dict(type="float", default=0.5),
             rclone_config=dict(type="path"),
             tool_path=dict(type="path"),
+            plan=dict(type="dict"),
+            canary=dict(type="str"),
+            run_wait=dict(type="float", default=120.0),
         ),
         supports_check_mode=False,
     )
     p = module.params
+    kwargs = dict(slots=p["slots"], retries=p["retries"], backoff=p["backoff"],
+                  backoff_max=p["backoff_max"], lease_seconds=p["lease_seconds"], poll=p["poll"],
+                  binary=p["tool_path"], rclone_config=p["rclone_config"], run_wait=p["run_wait"])
     try:
-        worker = Worker(RunDir(p["shared_dir"], p["run_id"]), p["host"], slots=p["slots"],
-                        retries=p["retries"], backoff=p["backoff"], backoff_max=p["backoff_max"],
-                        lease_seconds=p["lease_seconds"], poll=p["poll"],
-                        binary=p["tool_path"], rclone_config=p["rclone_config"])
-        result = worker.run()
-    except (RunDirError, ToolError) as exc:
+        rundir = RunDir(p["shared_dir"], p["run_id"])
+        if p["plan"] is not None:
+            checked = ArgumentSpecValidator(PLAN_ARGS).validate(p["plan"])
+            if checked.error_messages:
+                module.fail_json(msg="plan: " + "; ".join(checked.error_messages))
+            if p["canary"]:
+                remove_canary(p["shared_dir"], p["canary"])
+            result = plan_and_work(rundir, p["host"], checked.validated_parameters, **kwargs)
+        else:
+            result = Worker(rundir, p["host"], **kwargs).run()
+    except (RunDirError, ToolError, PlanError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:
         module.fail_json(msg="worker failed: %s" % exc, exception=traceback.format_exc())

@@ -99,7 +99,7 @@ def test_fleet_survives_losing_a_host(tmp_path, playbook, fleet):
     assert rep is not None, run.stdout[-4000:]
     assert rep["status"] == "succeeded", run.stdout[-4000:]
     assert run.rc == 0, run.stdout[-4000:]
-    assert "worker on %s did not end cleanly: host unreachable" % victim in run.stdout
+    assert "worker on %s did not end cleanly: no heartbeat" % victim in run.stdout
     assert diff_trees(src, dst) == []  # no rsync temp file of the killed host left behind
     assert rep["files"] == 1200
     # the survivors took over the victim's partition(s)

@@ -289,3 +289,30 @@ def test_plan_timeout_raises(tmp_path):
                             "tool": "rsync"})
     box = _run_in_thread(Worker(rundir, "w1", slots=1, plan_timeout=0.2, **FAST), timeout=20)
     assert isinstance(box.get("error"), ToolError), box
+
+
+def test_plan_and_work_moves_everything_while_crawling(tmp_path, src):
+    from ansible_collections.datamover.fleet.plugins.module_utils.worker import plan_and_work
+    dst = tmp_path / "dst-pw"
+    rundir = RunDir(str(tmp_path / "shared-pw"), "pw")
+    params = {"source": str(src), "destination": str(dst), "tool": "rsync", "engine": "native",
+              "partition_files": 5, "partition_bytes": 10 ** 9, "excludes": [],
+              "tool_options": [], "verify": "size", "symlinks": "links", "threads": 2}
+    result = plan_and_work(rundir, "w1", params, slots=2, **FAST)
+    assert result["created"] is True and result["plan"]["parts"] >= 2
+    assert result["parts_done"] == result["plan"]["parts"]
+    assert RunState(rundir).counts()["done"] == result["plan"]["parts"]
+
+
+def test_plan_and_work_reports_a_failed_crawl(tmp_path):
+    from ansible_collections.datamover.fleet.plugins.module_utils.planning import PlanError
+    from ansible_collections.datamover.fleet.plugins.module_utils.worker import plan_and_work
+    rundir = RunDir(str(tmp_path / "shared-pf"), "pf")
+    params = {"source": str(tmp_path / "not-there"), "destination": str(tmp_path / "d"),
+              "tool": "rsync", "engine": "native", "partition_files": 5,
+              "partition_bytes": 10 ** 9, "excludes": [], "tool_options": [], "verify": "size",
+              "symlinks": "links", "threads": 2}
+    with pytest.raises(PlanError, match="cannot list the source"):
+        plan_and_work(rundir, "w1", params, slots=1, **FAST)
+    assert read_json(rundir.p("plan.failed"))["error"].startswith("cannot list the source")
+    assert read_json(rundir.p("workers", "w1.json"))["status"] == "exited"
