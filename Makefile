@@ -51,3 +51,9 @@ build: venv
 
 clean:
 	rm -rf .build .pytest_cache
+
+# Molecule scenarios of the provisioning roles (extensions/molecule/<role>; needs root: packages,
+# network namespaces). `make test` runs the same scenarios through tests/molecule.
+.PHONY: molecule
+molecule: venv system-deps
+	$(VENV)/bin/molecule test --all
