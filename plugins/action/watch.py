@@ -17,6 +17,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
+    human_bytes,
+    human_seconds,
+)
+
 display = Display()
 
 ARGS = dict(
@@ -32,20 +37,6 @@ ARGS = dict(
 )
 
 
-def _hb(n):
-    n = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return "%.0f %s" % (n, unit) if unit == "B" else "%.1f %s" % (n, unit)
-        n /= 1024.0
-    return "%.1f TiB" % n
-
-
-def _hs(s):
-    s = int(max(0, s))
-    return "%d:%02d:%02d" % (s // 3600, (s % 3600) // 60, s % 60)
-
-
 def progress_line(st, rate, elapsed):
     parts = st["parts"]
     if st["plan_complete"]:
@@ -56,11 +47,11 @@ def progress_line(st, rate, elapsed):
     if parts["failed"]:
         line += " (%d failed)" % parts["failed"]
     line += " | %d%s files" % (st["files_done"], "/%d" % st["files_total"] if st["files_total"] else "")
-    line += " | %s%s" % (_hb(st["bytes_done"]), "/" + _hb(st["bytes_total"]) if st["bytes_total"] else "")
-    line += " | %s/s" % _hb(rate)
+    line += " | %s%s" % (human_bytes(st["bytes_done"]), "/" + human_bytes(st["bytes_total"]) if st["bytes_total"] else "")
+    line += " | %s/s" % human_bytes(rate)
     if st["bytes_total"] and rate > 0:
-        line += " | ETA %s" % _hs(max(0, st["bytes_total"] - st["bytes_done"]) / rate)
-    line += " | %d workers | %s elapsed" % (st["workers_alive"], _hs(elapsed))
+        line += " | ETA %s" % human_seconds(max(0, st["bytes_total"] - st["bytes_done"]) / rate)
+    line += " | %d workers | %s elapsed" % (st["workers_alive"], human_seconds(elapsed))
     return line
 
 
