@@ -75,12 +75,16 @@ class ActionModule(ActionBase):
             now = time.time()
             elapsed = now - started
             if st.get("failed"):
+                raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))
+            if not st["exists"]:
                 # The planning worker creates the run: give it a moment, unless it died.
                 self._check_job(args, task_vars)
-                if "no run.json" in str(st.get("msg")) and elapsed < args["startup_grace"]:
+                if elapsed < args["startup_grace"]:
                     time.sleep(0.2)
                     continue
-                raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))
+                raise AnsibleActionFail(
+                    "run %s was not created within %ds: the planning worker did not write its "
+                    "run.json (see its job's output)" % (args["run_id"], args["startup_grace"]))
             rate = st["bytes_done"] / elapsed if elapsed > 0 else 0.0
             if st["complete"] or now - last_print >= args["interval"]:
                 display.display(progress_line(st, rate, elapsed))

@@ -123,11 +123,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils import preflight as pf
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import run_meta
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
-    IDENTITY_KEYS,
     RunDir,
-    RunDirError,
+    remove_canary,
+    write_canary,
 )
 
 
@@ -136,21 +137,14 @@ def _prepare(module, p):
     resume = False
     try:
         rundir = RunDir(p["shared_dir"], p["run_id"])
-        if rundir.exists():
-            resume = True
-            old, new = rundir.load(), run_meta(p)
-            for key in IDENTITY_KEYS:
-                if old.get(key) != new.get(key):
-                    problems.append(
-                        "datamover_run_id %r belongs to a run with %s=%r, not %r: pick a new "
-                        "run id, or repeat the original %s to resume it"
-                        % (p["run_id"], key, old.get(key), new.get(key), key))
+        resume = rundir.exists()
+        problems += rundir.identity_problems(run_meta(p))
     except RunDirError as exc:
         problems.append(str(exc))
     if problems:
         module.fail_json(msg="; ".join(problems), problems=problems)
     try:
-        nonce, _path = pf.write_canary(p["shared_dir"])
+        nonce = write_canary(p["shared_dir"])
     except OSError as exc:
         module.fail_json(msg="cannot write in shared dir %s (%s): it must exist (or be creatable) "
                              "and be writable on every worker" % (p["shared_dir"], exc.strerror),
@@ -205,7 +199,7 @@ def main():
     elif p["stage"] == "check":
         _check(module, p)
     else:
-        removed = bool(p["nonce"]) and not module.check_mode and pf.remove_canary(
+        removed = bool(p["nonce"]) and not module.check_mode and remove_canary(
             p["shared_dir"], p["nonce"])
         module.exit_json(changed=removed, problems=[])
 
