@@ -9,10 +9,15 @@ host's problems are reported together so one run of the play shows them all.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import read_canary
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
+    host_canary_seen,
+    read_canary,
+    write_host_canary,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
     TOOLS,
     find_binary,
@@ -21,7 +26,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
 )
 
 __all__ = ["ToolError", "check_destination", "check_limits", "check_shared", "check_source",
-           "check_tool", "find_binary"]
+           "check_tool", "find_binary", "rendezvous"]
 
 
 def _fmt(version):
@@ -72,6 +77,42 @@ def check_shared(shared_dir, nonce=None):
             return ["shared dir %s is not the same directory as on the first worker (its "
                     "canary file is not visible here): mount the same shared file system "
                     "at the same path everywhere" % shared_dir]
+    return []
+
+
+def make_shared(shared_dir):
+    """The shared dir may be created (its parent is on the shared file system); a worker that
+    creates it on a local disk is caught by the rendezvous."""
+    if shared_dir and os.path.isabs(shared_dir) and not os.path.isdir(shared_dir):
+        try:
+            os.makedirs(shared_dir, exist_ok=True)
+        except OSError as exc:
+            return ["shared dir %s does not exist and cannot be created here (%s): mount the "
+                    "shared file system at the same path on every worker"
+                    % (shared_dir, exc.strerror)]
+    return []
+
+
+def rendezvous(shared_dir, nonce, me, hosts, timeout=30.0, poll=0.05):
+    """Every worker writes its canary, then waits to see every other worker's: the workers
+    prove they share one directory in a single round trip of the play. Returns problems."""
+    try:
+        write_host_canary(shared_dir, nonce, me)
+    except OSError as exc:
+        return ["shared dir %s is not writable here (%s): every worker writes its state there"
+                % (shared_dir, exc.strerror)]
+    waiting = [h for h in hosts if h != me]
+    deadline = time.time() + timeout
+    while True:
+        waiting = [h for h in waiting if not host_canary_seen(shared_dir, nonce, h)]
+        if not waiting or time.time() > deadline:
+            break
+        time.sleep(poll)
+    if waiting:
+        return ["shared dir %s is not the same directory as on %s (their preflight canary did "
+                "not appear here within %ds, or they failed before writing it): mount the same "
+                "shared file system at the same path on every worker"
+                % (shared_dir, ", ".join(sorted(waiting)), timeout)]
     return []
 
 

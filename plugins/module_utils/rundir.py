@@ -18,7 +18,7 @@ This module owns the layout: no other file names a file of it. Layout (all under
     tmp/                     per-claim work directories, clock files
     report.json, report.md
 
-and, in the shared dir itself, the preflight canary ``.datamover-canary-<nonce>``.
+and, in the shared dir itself, the preflight canaries ``.datamover-canary-<nonce>[-<host>]``.
 
 The manifest records size and mtime for every entry so verification can compare the
 destination with what was crawled, and so a later incremental run can move only what changed.
@@ -41,7 +41,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.records import (
     read_manifest_bytes,
 )
 
-__all__ = ["RunDir", "RunDirError", "part_name", "write_canary", "read_canary", "remove_canary"]
+__all__ = ["RunDir", "RunDirError", "host_canary_seen", "part_name", "read_canary",
+           "remove_canary", "write_canary", "write_host_canary"]
 
 # 2: partitions are a manifest only (no .list/.json beside it). Runs of format 1 resume fine.
 FORMAT_VERSION = 2
@@ -79,11 +80,34 @@ def read_canary(shared_dir, nonce):
 
 
 def remove_canary(shared_dir, nonce):
+    """Remove the canary of ``nonce`` and every host's canary of it."""
+    removed = False
+    for name in [CANARY_PREFIX + nonce] + [n for n in _listdir(shared_dir)
+                                           if n.startswith(CANARY_PREFIX + nonce + "-")]:
+        try:
+            os.unlink(os.path.join(shared_dir, name))
+            removed = True
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def write_host_canary(shared_dir, nonce, host):
+    """Each worker's own canary of a preflight: every other worker must see it."""
+    os.makedirs(shared_dir, exist_ok=True)
+    atomic_write_bytes(_canary_path(shared_dir, "%s-%s" % (nonce, _safe_name(host))),
+                       nonce.encode("ascii"))
+
+
+def host_canary_seen(shared_dir, nonce, host):
+    return read_canary(shared_dir, "%s-%s" % (nonce, _safe_name(host))) == nonce
+
+
+def _listdir(path):
     try:
-        os.unlink(_canary_path(shared_dir, nonce))
-        return True
-    except FileNotFoundError:
-        return False
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 class RunDir:

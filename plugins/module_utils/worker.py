@@ -140,10 +140,14 @@ class Worker:
             self._on_sigterm(None, None)
 
     def _slot_loop(self, slot):
+        # Idle slots look again soon, then less often: the first partitions of a live plan are
+        # published milliseconds after the slots start, the last ones may take a long crawl.
+        idle = 0.02
         while not self._stop.is_set() and not self.rundir.stop_requested():
             lease = self.state.claim_next(make_token(self.host, slot))
             if lease is not None:
                 self._process(lease)
+                idle = 0.02
                 continue
             if self.rundir.plan_complete():
                 requeued = self.state.reap_stale(self.lease_seconds, local_host=self.host)
@@ -155,7 +159,8 @@ class Worker:
                     return
             elif self.rundir.plan_failed() is not None:
                 return  # planning failed: nothing more will come
-            self._stop.wait(self.poll)
+            self._stop.wait(min(idle, self.poll))
+            idle *= 2
 
     # --- one partition --------------------------------------------------------------------
     def _process(self, lease):
