@@ -196,7 +196,7 @@ def _check(module, p):
             pf.find_binary("fpart")
         except pf.ToolError as exc:
             problems.append("datamover_partition_engine=fpart: %s" % exc)
-    if binary and not tool_problems:
+    if binary and not problems:  # a refused run writes nothing, not even a probe
         problems += pf.check_destination(p["tool"], p["destination"], binary,
                                          p["rclone_config"], probe=p["probe"])
     if problems:

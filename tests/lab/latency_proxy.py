@@ -45,9 +45,17 @@ class LatencyProxy:
         return self
 
     def stop(self):
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._loop is not None and self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
             self._thread.join(10)
+
+    async def _shutdown(self):
+        self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop.call_soon(self._loop.stop)
 
     def __enter__(self):
         return self.start()
@@ -73,7 +81,6 @@ class LatencyProxy:
         try:
             self._loop.run_forever()
         finally:
-            self._server.close()
             self._loop.close()
 
     def _count(self, data):
@@ -111,6 +118,7 @@ class LatencyProxy:
                 writer.write(data)
                 await writer.drain()
             writer.close()
+        # (a cancelled deliver() just ends: the connection is being torn down)
 
         sender = asyncio.ensure_future(deliver())
         tail = b""
@@ -128,9 +136,11 @@ class LatencyProxy:
                 await queue.put((time.monotonic() + self.delay, data))
         except (ConnectionError, OSError):
             pass
-        finally:
-            await queue.put((time.monotonic() + self.delay, None))
-            try:
-                await sender
-            except (ConnectionError, OSError):
-                pass
+        except asyncio.CancelledError:
+            sender.cancel()
+            raise
+        queue.put_nowait((time.monotonic() + self.delay, None))
+        try:
+            await sender
+        except (ConnectionError, OSError):
+            pass

@@ -164,7 +164,7 @@ class RcloneTool(TransferTool):
 
     def commands(self, list_path, workdir, retry=False):
         argv = self.base_argv() + [
-            "copy", self.source, self.destination,
+            "copy", self.source, self._root(),
             "--files-from-raw", list_path, "--no-traverse",
             "--transfers", str(self.transfers), "--checkers", str(self.checkers),
             "--retries", "1",  # the worker retries whole partitions with backoff
@@ -179,24 +179,43 @@ class RcloneTool(TransferTool):
             argv.append("--links")
         return [argv + self.options]
 
-    def listing_argv(self, list_path):
+    def _root(self):
+        # A trailing "/" tells rclone the root is a directory: no HEAD to check whether
+        # it is a file, once per rclone process (S3's NewFs).
+        return self.destination + "/"
+
+    def listing_argv(self, list_path, subdir=b""):
         # lsf prints raw names (control characters already shown as pictures, so one per
         # line) as "size;path": an exact listing, where lsjson would mangle non-UTF-8 bytes.
+        root = self._root() + (os.fsdecode(subdir) + "/" if subdir else "")
         return self.base_argv() + ["lsf", "-R", "--files-only", "--format", "sp",
-                                   "--files-from-raw", list_path, self.destination]
+                                   "--files-from-raw", list_path, root]
 
     def verify(self, entries, list_path, log):
-        """List the destination independently and compare names and sizes with the manifest."""
-        proc = subprocess.run(self.listing_argv(list_path), stdin=subprocess.DEVNULL,
+        """List the destination independently and compare names and sizes with the manifest.
+
+        The listing starts at the partition's deepest common directory: rclone lists every
+        directory from its root down to the files, one LIST each, so the ancestors above the
+        common directory would cost a request per partition for nothing."""
+        with open(list_path, "rb") as handle:
+            names = [n for n in handle.read().split(b"\n") if n]
+        common = _common_dir(names)
+        if common:
+            cut = len(common) + 1
+            list_path = list_path + ".verify"
+            with open(list_path, "wb") as handle:
+                handle.write(b"".join(n[cut:] + b"\n" for n in names))
+        proc = subprocess.run(self.listing_argv(list_path, common), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=log, check=False)
         if proc.returncode != 0:
             raise ToolError("rclone lsf of %s failed with exit code %d (see the log)"
                             % (self.destination, proc.returncode))
+        prefix = common + b"/" if common else b""
         seen = {}
         for line in proc.stdout.split(b"\n"):
             if line:
                 size, dummy, name = line.partition(b";")
-                seen[name] = int(size) if size.lstrip(b"-").isdigit() else -1
+                seen[prefix + name] = int(size) if size.lstrip(b"-").isdigit() else -1
         result = Verification()
         for kind, size, _mtime, rel in entries:
             if kind == "d" or (kind == "l" and self.symlinks == "skip"):
@@ -224,3 +243,19 @@ class RcloneTool(TransferTool):
 
 def _remote_from_env(remote):
     return ("RCLONE_CONFIG_%s_TYPE" % remote.upper().replace("-", "_")) in os.environ
+
+
+def _common_dir(names):
+    """The deepest directory holding every name (rclone names, bytes), or b""."""
+    if not names:
+        return b""
+    parts = [n.split(b"/")[:-1] for n in names]
+    common = parts[0]
+    for other in parts[1:]:
+        i = 0
+        while i < len(common) and i < len(other) and common[i] == other[i]:
+            i += 1
+        common = common[:i]
+        if not common:
+            break
+    return b"/".join(common)

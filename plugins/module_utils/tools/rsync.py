@@ -54,14 +54,22 @@ class RsyncTool(TransferTool):
                     "create the parent directory first" % (destination, parent)]
         if not probe:
             return []
+        created = not os.path.isdir(destination)
         try:
-            os.makedirs(destination, exist_ok=True)
+            if created:
+                os.mkdir(destination)  # rsync creates it too; the probe must not leave it
             path = os.path.join(destination, ".datamover-probe-%s" % uuid.uuid4().hex)
             with open(path, "w") as handle:
                 handle.write("probe")
             os.unlink(path)
         except OSError as exc:
             return ["destination %s is not writable here (%s)" % (destination, exc.strerror)]
+        finally:
+            if created:
+                try:
+                    os.rmdir(destination)
+                except OSError:
+                    pass
         return []
 
     def prepare(self, entries, workdir, whole_dirs=()):

@@ -160,6 +160,9 @@ def test_check_tool_bad_explicit_path_is_a_message(tmp_path, what):
 def test_check_destination_rsync_ok(tmp_path):
     dst = str(tmp_path / "new-dst")
     assert pf.check_destination("rsync", dst, "/usr/bin/rsync") == []
+    assert not os.path.exists(dst)  # nothing left: neither the probe nor the directory
+    os.mkdir(dst)
+    assert pf.check_destination("rsync", dst, "/usr/bin/rsync") == []
     assert os.listdir(dst) == []  # the probe is removed
 
 

@@ -43,7 +43,10 @@ def test_commands_flags():
     assert len(first) == 1
     argv = first[0]
     assert all(isinstance(a, str) for a in argv)
-    assert argv[:4] == ["/b/rclone", "copy", "/src/", "oci:bucket/pre"]
+    # the root ends with "/": rclone then knows it is a directory and sends no HEAD for it
+    assert argv[:4] == ["/b/rclone", "copy", "/src/", "oci:bucket/pre/"]
+    for flag in ("--s3-no-head", "--s3-no-check-bucket", "--oos-no-check-bucket"):
+        assert flag in argv
     assert argv[argv.index("--files-from-raw") + 1] == "/w/list"
     assert "--no-check-dest" in argv
     assert "--links" in argv
