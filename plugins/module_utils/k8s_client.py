@@ -92,3 +92,38 @@ def delete_run_objects(api, namespace, job_name, secret_name=None):
 def _json(resp):
     import json
     return json.loads(resp.data)
+
+
+def server_version(api):
+    """The server's gitVersion (v1.31.2), from /version."""
+    info = _call("reading the server version", k8s.VersionApi(api).get_code)
+    if info is None:
+        raise K8sError("reading the server version: /version not found")
+    return info.git_version
+
+
+def missing_objects(api, namespace, pvcs=(), service_account=None, secrets=()):
+    """What the Job refers to but the namespace does not have, one line each."""
+    core = k8s.CoreV1Api(api)
+    problems = []
+    if _call("reading namespace %s" % namespace, core.read_namespace, namespace,
+             _preload_content=False) is None:
+        return ["namespace %s does not exist (datamover_kubernetes_namespace)" % namespace]
+    for claim in pvcs:
+        found = _call("reading PVC %s/%s" % (namespace, claim),
+                      core.read_namespaced_persistent_volume_claim, claim, namespace,
+                      _preload_content=False)
+        if found is None:
+            problems.append("PersistentVolumeClaim %s does not exist in namespace %s"
+                            % (claim, namespace))
+    if service_account and _call("reading service account %s" % service_account,
+                                 core.read_namespaced_service_account, service_account,
+                                 namespace, _preload_content=False) is None:
+        problems.append("service account %s does not exist in namespace %s (datamover_kubernetes_"
+                        "service_account)" % (service_account, namespace))
+    for name in secrets:
+        if _call("reading Secret %s" % name, core.read_namespaced_secret, name, namespace,
+                 _preload_content=False) is None:
+            problems.append("image pull Secret %s does not exist in namespace %s"
+                            % (name, namespace))
+    return problems
