@@ -96,10 +96,11 @@ def _json(resp):
 
 def server_version(api):
     """The server's gitVersion (v1.31.2), from /version."""
-    info = _call("reading the server version", k8s.VersionApi(api).get_code)
-    if info is None:
+    resp = _call("reading the server version", k8s.VersionApi(api).get_code,
+                 _preload_content=False)
+    if resp is None:
         raise K8sError("reading the server version: /version not found")
-    return info.git_version
+    return _json(resp).get("gitVersion")
 
 
 def missing_objects(api, namespace, pvcs=(), service_account=None, secrets=()):

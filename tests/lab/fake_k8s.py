@@ -80,6 +80,11 @@ def _merge(target, patch):
     return target
 
 
+def _public(obj):
+    """What the API returns: the fake's own bookkeeping (``_fake``) stays inside."""
+    return copy.deepcopy({k: v for k, v in obj.items() if k != "_fake"})
+
+
 def expand(text, env):
     """Kubernetes' $(VAR) expansion in command/args: $$ escapes, unknown names stay as they are."""
     return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
@@ -90,6 +95,7 @@ class FakeKubernetes:
     def __init__(self, workdir=None, version="v1.31.2", namespaces=("datamover",), pvcs=None,
                  images=None, grace_cap=5.0):
         self.workdir = workdir or tempfile.mkdtemp(prefix="dm-fake-k8s-")
+        os.makedirs(self.workdir, mode=0o700, exist_ok=True)
         self.version = version
         self.token = uuid.uuid4().hex
         self.pvcs = dict(pvcs or {})          # claim name -> host directory
@@ -147,7 +153,12 @@ class FakeKubernetes:
 
             do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a client went away
+                    super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -216,7 +227,9 @@ class FakeKubernetes:
         if path == "/version":
             major, minor = re.match(r"v(\d+)\.(\d+)", self.version).groups()
             return 200, {"major": major, "minor": minor, "gitVersion": self.version,
-                         "platform": "linux/amd64"}
+                         "gitCommit": "0" * 40, "gitTreeState": "clean",
+                         "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0",
+                         "compiler": "gc", "platform": "linux/amd64"}
         if path == "/api":
             return 200, {"kind": "APIVersions", "versions": ["v1"],
                          "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
@@ -245,13 +258,13 @@ class FakeKubernetes:
             if method == "GET" and name is None:
                 sel = dict(kv.split("=", 1) for kv in (query.get("labelSelector", [""])[0]
                                                      .split(",")) if "=" in kv)
-                items = [o for o in self.list(plural, ns)
+                items = [_public(o) for o in self.list(plural, ns)
                          if all(o["metadata"].get("labels", {}).get(k) == v for k, v in sel.items())]
                 return 200, {"kind": kind + "List", "apiVersion": "v1", "metadata": {},
                              "items": items}
             if method == "GET":
                 obj = self.objects.get(key)
-                return (200, copy.deepcopy(obj)) if obj else self._not_found(plural, name)
+                return (200, _public(obj)) if obj else self._not_found(plural, name)
             if method == "POST":
                 self.created.append(copy.deepcopy(body))
                 name = body.get("metadata", {}).get("name")
@@ -268,14 +281,14 @@ class FakeKubernetes:
                 self.objects[key] = obj
                 if plural == "jobs":
                     self._start_job(obj)
-                return 201, copy.deepcopy(obj)
+                return 201, _public(obj)
             if method == "PATCH":
                 obj = self.objects.get(key)
                 if not obj:
                     return self._not_found(plural, name)
                 _merge(obj, {k: v for k, v in body.items() if k != "status"})
                 obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
-                return 200, copy.deepcopy(obj)
+                return 200, _public(obj)
             if method == "DELETE":
                 obj = self.objects.pop(key, None)
                 if not obj:
