@@ -47,15 +47,17 @@ def _pod_head(pod):
 
 def pod_reasons(pods):
     """One line per pod that failed or is stuck, with the container's own last words."""
-    out = []
+    out, stopped = [], []
     for pod in pods or []:
         status = pod.get("status") or {}
         for cs in status.get("containerStatuses") or []:
             state = cs.get("state") or {}
             term = state.get("terminated")
             wait = state.get("waiting")
-            if term and int(term.get("exitCode") or 0) != 0:
-                msg = " ".join(str(term.get("message") or "").split())
+            if term and int(term.get("exitCode") or 0) == 143:
+                stopped.append(_pod_head(pod))  # SIGTERM: the Job ended or the pod was deleted
+            elif term and int(term.get("exitCode") or 0) != 0:
+                msg = _last_line(term.get("message"))
                 out.append("%s: exit %s (%s)%s" % (_pod_head(pod), term.get("exitCode"),
                                                    term.get("reason") or "Error",
                                                    ": " + msg[-400:] if msg else ""))
@@ -70,4 +72,14 @@ def pod_reasons(pods):
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False" \
                     and cond.get("reason") == "Unschedulable":
                 out.append("%s: unschedulable: %s" % (_pod_head(pod), cond.get("message")))
+    if stopped:
+        out.append("%d pods stopped by SIGTERM (the Job ended, or they were deleted): %s"
+                   % (len(stopped), ", ".join(stopped)))
     return out
+
+
+def _last_line(message):
+    """The termination message is the log's tail (FallbackToLogsOnError); worker_cli's last
+    line says why it stopped."""
+    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""

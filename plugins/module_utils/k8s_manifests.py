@@ -147,7 +147,7 @@ def _security(p):
 def _failure_policy(p, feats):
     rules = [
         # Eviction, preemption, node drain: replace the pod, do not count it as a failure.
-        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
         # worker_cli 2 (cannot work on this run) or 3 (STOP): restarting will not help.
         {"action": "FailJob", "onExitCodes": {"containerName": "worker", "operator": "In",
                                               "values": [EXIT_UNUSABLE, EXIT_STOPPED]}},
