@@ -44,7 +44,9 @@ def features(server_version):
     """What the cluster's batch/v1 Job has (each on by default from that minor version)."""
     version = parse_version(server_version)
     return {
-        "pod_failure_policy": version >= (1, 26),      # beta, on by default; GA 1.31
+        # beta and on by default since 1.26, but the 1.26-1.28 OpenAPI makes onPodConditions
+        # required in every rule, so an exit-code rule would not validate there: 1.29+.
+        "pod_failure_policy": version >= (1, 29),      # GA 1.31
         "backoff_limit_per_index": version >= (1, 29),  # beta, on by default; GA 1.33
     }
 

@@ -15,7 +15,7 @@ description:
   - Also returns the name and labels of the Secret that holds the rclone config. Its content never
     passes through this module; the Secret is mounted read-only in the pods, never an environment
     variable.
-  - C(backoffLimitPerIndex) (1.29+) and C(podFailurePolicy) (1.26+) are set according to
+  - C(backoffLimitPerIndex) (1.29+) and C(podFailurePolicy) (1.29+) are set according to
     O(server_version); an older cluster gets C(backoffLimit) instead.
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
