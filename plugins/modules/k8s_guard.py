@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_guard
 short_description: Delete a run's Job and Secret when the play that created them is gone
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Started with C(async) and C(poll 0) before the play creates anything in the cluster. Ansible runs
     no C(rescue)/C(always) when ansible-playbook is interrupted (Ctrl-C, an AWX cancel, a lost

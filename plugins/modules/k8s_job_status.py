@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_job_status
 short_description: Whether a run's worker Job has ended, and why its pods failed
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Reads the Job of a run and says whether it is C(complete), C(failed) or still running
     (C(verdict) null), from its C(Complete)/C(Failed) conditions (and C(SuccessCriteriaMet)/

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_preflight
 short_description: Check the cluster before a run's worker Job is created
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Reads the server version (it selects the Job's features) and checks that the namespace, the
     PVCs, the service account and the image pull Secrets exist. A pod referring to a missing PVC

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_release
 short_description: Tell a run's guard that the play has cleaned up, and remove the canary
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Writes O(done) so that M(datamover.fleet.k8s_guard) exits without deleting anything (the play's
     C(always) section has deleted the objects itself, or keeps them for debugging).

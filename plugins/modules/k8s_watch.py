@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_watch
 short_description: Follow a run whose workers are the pods of one Job, ending on the Job's verdict
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Action plugin. Like M(datamover.fleet.watch), prints one progress line per O(interval) from
     the run directory (M(datamover.fleet.run_status) on the task's host), plus the Job's pods.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: k8s_worker_job
 short_description: Render the Indexed Job whose pods are a run's workers
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Returns the manifest of one Indexed Job (C(completions = parallelism = pods)); every pod
     runs the same worker loop as an SSH worker host (C(python -m ...worker_cli)) against the run
@@ -156,7 +156,7 @@ EXAMPLES = r"""
     run_id: ckpt-2026-11
     namespace: datamover
     server_version: "1.31"
-    image: fra.ocir.io/mytenancy/datamover-worker:0.2.0
+    image: fra.ocir.io/mytenancy/datamover-worker:0.1.0
     pods: 8
     slots: 4
     tool: rclone
