@@ -79,7 +79,8 @@ class ActionModule(ActionBase):
                                       module_args=status_args, task_vars=task_vars)
             now = time.time()
             elapsed = now - started
-            if job["verdict"] == "failed":
+            settled = not st.get("failed") and st["complete"]
+            if job["verdict"] == "failed" and not settled:  # settled: the report says more
                 self._fail_job(args, job, None if st.get("failed") else st, task_vars)
             if not job["exists"]:
                 raise AnsibleActionFail("the worker Job %s/%s is gone (deleted by someone, or "
