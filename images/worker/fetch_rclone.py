@@ -15,7 +15,7 @@ if len(want) != 64:
     sys.exit("set --build-arg RCLONE_SHA256 to the sha256 of rclone-v%s-linux-%s.zip "
              "(https://downloads.rclone.org/v%s/SHA256SUMS)" % (version, arch, version))
 name = "rclone-v%s-linux-%s" % (version, arch)
-path, _ = urllib.request.urlretrieve("%s/v%s/%s.zip" % (base, version, name))
+path = urllib.request.urlretrieve("%s/v%s/%s.zip" % (base, version, name))[0]
 with open(path, "rb") as handle:
     got = hashlib.sha256(handle.read()).hexdigest()
 if got != want:

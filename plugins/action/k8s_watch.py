@@ -47,8 +47,8 @@ def failure_message(job_name, reason, pod_reasons, st):
     parts = st.get("parts", {}) if st else {}
     msg = "Job %s failed (%s)" % (job_name, reason)
     if parts:
-        msg += " with %d of %d partitions settled" % (parts.get("done", 0) + parts.get("failed", 0),
-                                                     parts.get("total", 0))
+        settled = parts.get("done", 0) + parts.get("failed", 0)
+        msg += " with %d of %d partitions settled" % (settled, parts.get("total", 0))
     msg += ". " + ("; ".join(pod_reasons) if pod_reasons else "No pod left a reason.")
     return msg + " Fix the cause and re-run with the same datamover_run_id to resume."
 

@@ -19,7 +19,9 @@ try:
 except ImportError:  # reported by the modules with missing_required_lib
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
-    ApiException = Exception
+
+    class ApiException(Exception):  # never raised: the modules stop before any API call
+        pass
 
 AUTH_ARGS = dict(
     kubeconfig=dict(type="path"),

@@ -11,7 +11,7 @@ version_added: "0.1.0"
 description:
   - Started with C(async) and C(poll 0) before the play creates anything in the cluster. Ansible runs
     no C(rescue)/C(always) when ansible-playbook is interrupted (Ctrl-C, an AWX cancel, a lost
-    controller): this guard outlives it on the operator host.
+    controller), so this guard outlives it on the operator host.
   - While the play watches, M(datamover.fleet.k8s_job_status) touches O(heartbeat). When the
     heartbeat is older than O(grace) seconds and O(done) does not exist, the guard deletes the
     Job (with its pods) and the Secret, and exits.
