@@ -46,6 +46,10 @@ options:
     description: Seconds without a heartbeat before the play counts as gone.
     type: float
     default: 120
+  startup:
+    description: Seconds allowed before the watch's first heartbeat (the play creates the Secret and the Job meanwhile).
+    type: float
+    default: 120
   poll:
     description: Seconds between checks.
     type: float
@@ -101,6 +105,7 @@ def main():
                                heartbeat=dict(type="path", required=True),
                                done=dict(type="path", required=True),
                                grace=dict(type="float", default=120.0),
+                               startup=dict(type="float", default=120.0),
                                poll=dict(type="float", default=2.0),
                                **kc.AUTH_ARGS),
         supports_check_mode=False)
@@ -114,14 +119,17 @@ def main():
         os.unlink(p["done"])  # a marker of an earlier execution of the same run
     with open(p["heartbeat"], "a"):
         os.utime(p["heartbeat"], None)
+    first = os.stat(p["heartbeat"]).st_mtime
     while True:
         if os.path.exists(p["done"]):
             module.exit_json(changed=False, outcome="released", deleted=[])
         try:
-            age = time.time() - os.stat(p["heartbeat"]).st_mtime
+            beat = os.stat(p["heartbeat"]).st_mtime
         except OSError:
-            age = p["grace"] + 1  # the run directory is gone: so is the play
-        if age > p["grace"]:
+            beat = 0  # the run directory is gone: so is the play
+        # Until the watch's first heartbeat the play is still creating things: allow for that.
+        grace = p["grace"] if beat > first else max(p["grace"], p["startup"])
+        if time.time() - beat > grace:
             break
         time.sleep(p["poll"])
     try:

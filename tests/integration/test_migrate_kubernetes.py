@@ -202,6 +202,19 @@ def test_failed_job_ends_the_watch_at_once_and_is_deleted(lab):
     assert ("DELETE", "/apis/batch/v1/namespaces/%s/jobs/%s" % (
         NS, lab.fake.created[0]["metadata"]["name"])) in lab.fake.requests
     assert os.listdir(lab.dst) == []
+    # datamover_keep_pods (given as -e would give it: a string) keeps the failed Job to debug
+    kept = run_playbook(lab.tmp, lab.vars("rsync", lab.dst, datamover_run_id="k8s-keep",
+                                          datamover_kubernetes_shared_pvc="elsewhere",
+                                          datamover_kubernetes_shared_subpath="",
+                                          datamover_kubernetes_run_wait=1,
+                                          datamover_keep_pods="true",
+                                          datamover_kubernetes_guard_grace=1),
+                        inventory=lab.inventory, playbook=PLAYBOOK, name="keep")
+    assert kept.rc != 0 and "PodFailurePolicy" in kept.stdout
+    time.sleep(12)  # past the guard's grace (3 polls + 5 s): released, it must not delete
+    jobs = lab.fake.list("jobs", NS)
+    assert [j["metadata"]["labels"]["datamover.fleet/run-id"] for j in jobs] == ["k8s-keep"]
+    assert jobs[0]["status"]["conditions"][-1]["type"] == "Failed"
 
 
 def test_interrupted_play_is_cleaned_up_by_the_guard_then_resumed(lab):
@@ -224,6 +237,11 @@ def test_interrupted_play_is_cleaned_up_by_the_guard_then_resumed(lab):
         _wait(lambda: len(lab.fake.running_pods()) == 2, 120, "the pods to run")
         done = lab.shared / "k8s-int" / "state" / "done"
         _wait(lambda: done.is_dir() and len(os.listdir(done)) >= 2, 120, "some partitions done")
+        # the watch has polled (its heartbeat is newer than the guard's start): from now on the
+        # guard's grace is the short one
+        alive = lab.shared / "k8s-int" / "kubernetes" / "alive"
+        created = alive.stat().st_mtime
+        _wait(lambda: alive.stat().st_mtime > created, 60, "the watch's heartbeat")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) != 0
     finally:
@@ -231,7 +249,7 @@ def test_interrupted_play_is_cleaned_up_by_the_guard_then_resumed(lab):
             proc.kill()
         log.close()
     assert lab.fake.list("jobs", NS), "the Job must still exist right after the interruption"
-    _wait(lambda: lab.jobs_and_secrets() == [], 60, "the guard to delete the Job")
+    _wait(lambda: lab.jobs_and_secrets() == [], 60, "the guard to delete the Job")  # grace 11 s
     _wait(lambda: lab.fake.running_pods() == [], 30, "the pods to end")
     # resume: a new Job (same name) finishes what is left
     second = run_playbook(lab.tmp, lab.vars("rsync", lab.dst, **extra),
