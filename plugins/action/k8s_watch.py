@@ -33,6 +33,7 @@ ARGS = dict(
     timeout=dict(type="float", default=0.0),
     lease_seconds=dict(type="float", default=120.0),
     startup_grace=dict(type="float", default=600.0),
+    settle_grace=dict(type="float", default=30.0),
     kubeconfig=dict(type="path"),
     context=dict(type="str"),
 )
@@ -70,7 +71,7 @@ class ActionModule(ActionBase):
                     "heartbeat": args["heartbeat"], "kubeconfig": args["kubeconfig"],
                     "context": args["context"]}
         started = time.time()
-        last_print, wait, st, job = 0.0, 0.5, None, {}
+        last_print, wait, st, job, settled_at = 0.0, 0.5, None, {}, None
         while True:
             job = self._module("datamover.fleet.k8s_job_status", job_args, task_vars)
             if job.get("failed"):
@@ -93,12 +94,20 @@ class ActionModule(ActionBase):
                     continue
                 raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))
             rate = st["bytes_done"] / elapsed if elapsed > 0 else 0.0
-            done = st["complete"] or job["verdict"] == "complete"
+            # Every partition settled: the pods exit 0 within a poll or two and the Job turns
+            # Complete. Wait for that (briefly), so they are not deleted mid-exit.
+            if st["complete"] and job["verdict"] is None and settled_at is None:
+                settled_at = now
+            done = job["verdict"] == "complete" or (
+                st["complete"] and (job["verdict"] or now - settled_at > args["settle_grace"]))
             if done or now - last_print >= args["interval"]:
                 display.display(progress_line(st, rate, elapsed) + pods_line(job["counts"]))
                 last_print = now
             if done:
                 break
+            if settled_at is not None:
+                time.sleep(0.5)
+                continue
             if st["plan_failed"]:
                 raise AnsibleActionFail("planning failed: %s" % st["plan_failed"].get("error"))
             if elapsed > args["startup_grace"] and st["workers_alive"] == 0:

@@ -12,8 +12,9 @@ description:
   - Action plugin. Like M(datamover.fleet.watch), prints one progress line per O(interval) from
     the run directory (M(datamover.fleet.run_status) on the task's host), plus the Job's pods.
   - At every poll it also reads the Job (M(datamover.fleet.k8s_job_status)). The watch ends at once
-    when the Job is C(Complete) or C(Failed), or when every partition is settled. A failed Job
-    fails the task with the reason of each failed pod (exit code and the worker's last line).
+    when the Job is C(Complete) or C(Failed). A failed Job fails the task with the reason of each
+    failed pod (exit code and the worker's last line), unless every partition had settled (then
+    the report says how the run went).
   - Fails when planning failed, when no pod has reported after O(startup_grace) (with the pods'
     waiting reasons, such as an image pull error), or after O(timeout).
 author: datamover.fleet contributors (@datamover)
@@ -59,6 +60,12 @@ options:
     description: Seconds to wait for the first pod to report (image pulls, node scale-up).
     type: float
     default: 600
+  settle_grace:
+    description:
+      - Once every partition is settled, seconds to wait for the pods to exit and the Job to turn
+        C(Complete) before reporting anyway.
+    type: float
+    default: 30
   kubeconfig:
     description: Kubeconfig file on the task's host.
     type: path

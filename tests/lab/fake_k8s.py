@@ -105,6 +105,7 @@ class FakeKubernetes:
         self.objects = {}                     # (plural, namespace, name) -> object
         self.created = []                     # every object as the client sent it
         self.requests = []                    # (method, path)
+        self.events = []                      # (job name, condition) as Jobs end
         self.procs = {}                       # pod name -> Popen
         self.made_dirs = []
         self._stop = threading.Event()
@@ -517,6 +518,7 @@ class FakeKubernetes:
             st["conditions"] = [dict(cond, type="SuccessCriteriaMet", reason="CompletionsReached"),
                                 dict(cond, type="Complete", reason="CompletionsReached")]
             st["completionTime"] = _now()
+            self.events.append((job["metadata"]["name"], "Complete"))
 
     @staticmethod
     def _policy_action(job, pod, code):
@@ -538,6 +540,7 @@ class FakeKubernetes:
         cond = {"status": "True", "lastTransitionTime": _now(), "lastProbeTime": _now(),
                 "reason": reason, "message": message}
         job["status"]["conditions"] = [dict(cond, type="FailureTarget"), dict(cond, type="Failed")]
+        self.events.append((job["metadata"]["name"], "Failed"))
         for pod in self._job_pods(job["metadata"]["name"], job["metadata"]["namespace"]):
             if pod["metadata"]["name"] in self.procs:
                 pod["_fake"]["deleted"] = True
