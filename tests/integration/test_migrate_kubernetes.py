@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -274,4 +273,3 @@ def test_fake_runs_the_worker_module_with_the_image_python():
                            "--help"], env=dict(image), capture_output=True, text=True, check=False,
                           executable=shutil.which("python3", path=image["PATH"]))
     assert proc.returncode == 0 and "--shared-dir" in proc.stdout, proc.stderr
-    assert sys.executable
