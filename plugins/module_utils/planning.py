@@ -5,19 +5,15 @@
 from __future__ import annotations
 
 import os
-import time
 
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import atomic_write_json
-from ansible_collections.datamover.fleet.plugins.module_utils.partitioner import (
-    PlanError,
-    plan_native,
-)
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.partitioner import plan_native
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
 __all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
 
 META_KEYS = ("source", "destination", "tool", "tool_options", "rclone_config", "verify",
-             "symlinks", "excludes")
+             "symlinks", "excludes", "transfers")
 
 
 def run_meta(params):
@@ -36,9 +32,7 @@ def open_run(rundir, params):
     an earlier execution is cleared. Returns (meta, created, requeued_failed)."""
     meta, created = rundir.create_or_check(run_meta(params))
     requeued = [] if created else RunState(rundir).requeue_failed()
-    for leftover in ("STOP", "plan.failed"):
-        if os.path.exists(rundir.p(leftover)):
-            os.unlink(rundir.p(leftover))
+    rundir.clear_leftovers()
     return meta, created, requeued
 
 
@@ -59,8 +53,7 @@ def crawl(rundir, meta, threads=8):
             plan = plan_native(rundir, meta["source"], part["files"], part["bytes"],
                                meta.get("excludes") or [], threads=threads or 8)
     except BaseException as exc:
-        atomic_write_json(rundir.p("plan.failed"), {"error": str(exc) or type(exc).__name__,
-                                                    "time": time.time()})
+        rundir.mark_plan_failed(str(exc) or type(exc).__name__)
         raise
     return plan, plan["parts"]
 

@@ -9,18 +9,24 @@ host's problems are reported together so one run of the play shows them all.
 from __future__ import annotations
 
 import os
-import subprocess
+import time
 import uuid
 
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
+    host_canary_seen,
+    read_canary,
+    write_host_canary,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
     TOOLS,
     find_binary,
+    tool_class,
     tool_version,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
-from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone import remote_name
 
-CANARY = ".datamover-canary"
+__all__ = ["ToolError", "check_destination", "check_limits", "check_shared", "check_source",
+           "check_tool", "find_binary", "rendezvous"]
 
 
 def _fmt(version):
@@ -52,24 +58,6 @@ def check_source(source):
     return []
 
 
-def write_canary(shared_dir):
-    """Run once by the first worker; every worker must then see the same nonce."""
-    os.makedirs(shared_dir, exist_ok=True)
-    nonce = uuid.uuid4().hex
-    path = os.path.join(shared_dir, CANARY + "-" + nonce)
-    with open(path, "w") as handle:
-        handle.write(nonce)
-    return nonce, path
-
-
-def remove_canary(shared_dir, nonce):
-    try:
-        os.unlink(os.path.join(shared_dir, CANARY + "-" + nonce))
-        return True
-    except FileNotFoundError:
-        return False
-
-
 def check_shared(shared_dir, nonce=None):
     if not shared_dir or not os.path.isabs(shared_dir):
         return ["datamover_shared_dir must be an absolute path (got %r)" % (shared_dir,)]
@@ -85,22 +73,52 @@ def check_shared(shared_dir, nonce=None):
         return ["shared dir %s is not writable here (%s): every worker writes its state "
                 "there" % (shared_dir, exc.strerror)]
     if nonce:
-        path = os.path.join(shared_dir, CANARY + "-" + nonce)
-        try:
-            with open(path) as handle:
-                seen = handle.read()
-        except OSError:
-            seen = None
-        if seen != nonce:
+        if read_canary(shared_dir, nonce) != nonce:
             return ["shared dir %s is not the same directory as on the first worker (its "
                     "canary file is not visible here): mount the same shared file system "
                     "at the same path everywhere" % shared_dir]
     return []
 
 
+def make_shared(shared_dir):
+    """The shared dir may be created (its parent is on the shared file system); a worker that
+    creates it on a local disk is caught by the rendezvous."""
+    if shared_dir and os.path.isabs(shared_dir) and not os.path.isdir(shared_dir):
+        try:
+            os.makedirs(shared_dir, exist_ok=True)
+        except OSError as exc:
+            return ["shared dir %s does not exist and cannot be created here (%s): mount the "
+                    "shared file system at the same path on every worker"
+                    % (shared_dir, exc.strerror)]
+    return []
+
+
+def rendezvous(shared_dir, nonce, me, hosts, timeout=30.0, poll=0.05):
+    """Every worker writes its canary, then waits to see every other worker's: the workers
+    prove they share one directory in a single round trip of the play. Returns problems."""
+    try:
+        write_host_canary(shared_dir, nonce, me)
+    except OSError as exc:
+        return ["shared dir %s is not writable here (%s): every worker writes its state there"
+                % (shared_dir, exc.strerror)]
+    waiting = [h for h in hosts if h != me]
+    deadline = time.time() + timeout
+    while True:
+        waiting = [h for h in waiting if not host_canary_seen(shared_dir, nonce, h)]
+        if not waiting or time.time() > deadline:
+            break
+        time.sleep(poll)
+    if waiting:
+        return ["shared dir %s is not the same directory as on %s (their preflight canary did "
+                "not appear here within %ds, or they failed before writing it): mount the same "
+                "shared file system at the same path on every worker"
+                % (shared_dir, ", ".join(sorted(waiting)), timeout)]
+    return []
+
+
 def check_tool(tool, explicit_binary=None):
     if tool not in TOOLS:
-        return ["datamover_tool must be 'rclone' or 'rsync' (got %r)" % (tool,)], None
+        return ["datamover_tool must be one of %s (got %r)" % (", ".join(sorted(TOOLS)), tool)], None
     try:
         binary = find_binary(tool, explicit_binary)
     except ToolError as exc:
@@ -115,65 +133,5 @@ def check_tool(tool, explicit_binary=None):
     return [], binary
 
 
-def _run(argv, env=None, stdin=None):
-    return subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          check=False, timeout=300, env=env)
-
-
 def check_destination(tool, destination, binary, rclone_config=None, probe=True):
-    if tool == "rsync":
-        if not destination or not os.path.isabs(destination):
-            return ["with rsync, datamover_destination must be an absolute path (got %r)"
-                    % (destination,)]
-        parent = os.path.dirname(destination.rstrip("/")) or "/"
-        if not os.path.isdir(destination) and not os.path.isdir(parent):
-            return ["destination %s does not exist and neither does its parent %s: "
-                    "create the parent directory first" % (destination, parent)]
-        if not probe:
-            return []
-        try:
-            os.makedirs(destination, exist_ok=True)
-            path = os.path.join(destination, ".datamover-probe-%s" % uuid.uuid4().hex)
-            with open(path, "w") as handle:
-                handle.write("probe")
-            os.unlink(path)
-        except OSError as exc:
-            return ["destination %s is not writable here (%s)" % (destination, exc.strerror)]
-        return []
-    # rclone
-    if not destination or ":" not in destination or destination.startswith("/"):
-        return ["with rclone, datamover_destination must be remote:bucket[/prefix] (got %r)"
-                % (destination,)]
-    base = [binary] + (["--config", rclone_config] if rclone_config else [])
-    if rclone_config and not os.path.isfile(rclone_config):
-        return ["rclone config %s does not exist on this host (datamover_rclone_config)"
-                % rclone_config]
-    remote = remote_name(destination)
-    if remote:
-        proc = _run(base + ["listremotes"])
-        remotes = [r.strip().rstrip(":") for r in proc.stdout.decode("utf-8", "replace").splitlines()]
-        if remote not in remotes and not _remote_from_env(remote):
-            return ["rclone remote %r is not configured on this host (known: %s). Add it to "
-                    "the rclone config (roles/rclone) or point datamover_rclone_config at "
-                    "the right file" % (remote, ", ".join(remotes) or "none")]
-    if not probe:
-        return []
-    name = "%s/.datamover-probe-%s" % (destination.rstrip("/"), uuid.uuid4().hex)
-    proc = _run(base + ["rcat", name], stdin=b"probe")
-    if proc.returncode != 0:
-        return ["destination %s is not writable: rclone rcat failed (%s)" % (
-            destination, _last_line(proc.stderr))]
-    proc = _run(base + ["deletefile", name])
-    if proc.returncode != 0:
-        return ["destination %s accepted a write but the probe object %s could not be "
-                "deleted (%s)" % (destination, name, _last_line(proc.stderr))]
-    return []
-
-
-def _remote_from_env(remote):
-    return ("RCLONE_CONFIG_%s_TYPE" % remote.upper().replace("-", "_")) in os.environ
-
-
-def _last_line(data):
-    lines = [x for x in data.decode("utf-8", "replace").splitlines() if x.strip()]
-    return lines[-1] if lines else "no output"
+    return tool_class(tool).check_destination(destination, binary, rclone_config, probe=probe)

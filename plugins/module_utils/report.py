@@ -12,8 +12,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     atomic_write_json,
     human_bytes,
     human_seconds,
-    read_json,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.records import PartResult
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
 SAMPLES = 50
@@ -33,35 +33,32 @@ def build_report(rundir, started=None):
     first_start, last_finish = None, None
     failed = []
     for part in done_ids + failed_ids:
-        res = read_json(rundir.result_path(part)) or {}
-        ver = res.get("verified") or {}
+        res = rundir.read_result(part) or PartResult(
+            part=part, status="failed", host="?", token="")
+        ver = res.verified or {}
         if part in failed_ids:
-            last = (res.get("attempts") or [{}])[-1]
-            failed.append({"part": part, "error": last.get("error"),
-                           "attempts": len(res.get("attempts") or []),
-                           "logs": [os.path.join(rundir.path, a["log"])
-                                    for a in res.get("attempts") or [] if a.get("log")]})
+            failed.append({"part": part, "error": res.last_error, "attempts": len(res.attempts),
+                           "logs": [os.path.join(rundir.path, a.log)
+                                    for a in res.attempts if a.log]})
             continue
-        host = per_host.setdefault(res.get("host", "?"), {"partitions": 0, "files": 0, "bytes": 0})
+        host = per_host.setdefault(res.host, {"partitions": 0, "files": 0, "bytes": 0})
         host["partitions"] += 1
-        host["files"] += res.get("files", 0)
-        host["bytes"] += res.get("bytes", 0)
-        files += res.get("files", 0)
-        nbytes += res.get("bytes", 0)
+        host["files"] += res.files
+        host["bytes"] += res.bytes
+        files += res.files
+        nbytes += res.bytes
         verified["files"] += ver.get("files", 0)
         verified["bytes"] += ver.get("bytes", 0)
         verified["mismatches"] += ver.get("mismatches", 0)
         for key in ("vanished", "unrepresentable"):
             notes[key][0] += ver.get(key, 0)
             notes[key][1].extend(ver.get(key + "_samples", [])[: SAMPLES - len(notes[key][1])])
-        skipped = res.get("skipped") or []
-        notes["skipped"][0] += len(skipped)
-        notes["skipped"][1].extend(skipped[: SAMPLES - len(notes["skipped"][1])])
-        finished = res.get("finished")
-        if finished and (last_finish is None or finished > last_finish):
-            last_finish = finished
-        if finished and res.get("seconds") is not None:
-            begin = finished - res["seconds"]
+        notes["skipped"][0] += len(res.skipped)
+        notes["skipped"][1].extend(res.skipped[: SAMPLES - len(notes["skipped"][1])])
+        if res.finished and (last_finish is None or res.finished > last_finish):
+            last_finish = res.finished
+        if res.finished and res.seconds is not None:
+            begin = res.finished - res.seconds
             first_start = begin if first_start is None else min(first_start, begin)
     begin = started if started else first_start
     seconds = round(max(0.0, (last_finish or time.time()) - begin), 3) if begin else 0.0
@@ -94,9 +91,10 @@ def build_report(rundir, started=None):
 
 
 def write_report(rundir, report):
-    atomic_write_json(rundir.p("report.json"), report)
-    atomic_write_bytes(rundir.p("report.md"), render_markdown(report).encode("utf-8"))
-    return rundir.p("report.json"), rundir.p("report.md")
+    path_json, path_md = rundir.report_paths()
+    atomic_write_json(path_json, report)
+    atomic_write_bytes(path_md, render_markdown(report).encode("utf-8"))
+    return path_json, path_md
 
 
 def summary_lines(report):

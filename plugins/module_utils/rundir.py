@@ -3,18 +3,22 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The run directory: the one place where a migration's plan, state and results live.
 
-Layout (all under ``<shared_dir>/<run_id>/``)::
+This module owns the layout: no other file names a file of it. Layout (all under
+``<shared_dir>/<run_id>/``)::
 
-    run.json                 what the run moves and how (immutable once written)
+    run.json                 what the run moves and how (identity keys immutable)
     plan.json                written when the crawl has finished: totals, crawl errors
-    parts/NNNNNN.list        NUL-separated paths of one partition, relative to the source
+    plan.failed              written when the crawl failed: waiting workers stop
+    STOP                     asks every worker to stop after its current partitions
     parts/NNNNNN.manifest    one record per entry: b"<kind> <size> <mtime_ns>\\t<path>\\0"
-    parts/NNNNNN.json        files, bytes, largest file of the partition
-    state/{todo,claimed,done,failed}/   see runstate.py
-    results/NNNNNN.json      what the last attempt on a partition did
+    state/{todo,claimed,done,failed}/   see runstate.py (the state machine)
+    results/NNNNNN.json      what the attempts on a partition did (records.PartResult)
     workers/<host>.json      each worker's heartbeat and totals
-    logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt
+    logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log
+    tmp/                     per-claim work directories, clock files
     report.json, report.md
+
+and, in the shared dir itself, the preflight canaries ``.datamover-canary-<nonce>[-<host>]``.
 
 The manifest records size and mtime for every entry so verification can compare the
 destination with what was crawled, and so a later incremental run can move only what changed.
@@ -24,30 +28,86 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid
 
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
+    atomic_write_bytes,
     atomic_write_json,
     read_json,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.records import (
+    PartResult,
+    read_manifest_bytes,
+)
 
-FORMAT_VERSION = 1
+__all__ = ["RunDir", "RunDirError", "host_canary_seen", "part_name", "read_canary",
+           "remove_canary", "write_canary", "write_host_canary"]
+
+# 2: partitions are a manifest only (no .list/.json beside it). Runs of format 1 resume fine.
+FORMAT_VERSION = 2
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Changing any of these under a run id would mix two different migrations in one run directory.
 IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks")
-
-
-class RunDirError(Exception):
-    """A problem with the run directory a user can act on."""
+CANARY_PREFIX = ".datamover-canary-"
 
 
 def part_name(part_id):
     return "%06d" % int(part_id)
 
 
-def new_run_id(now=None):
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-%04x" % (os.getpid() & 0xFFFF)
+# --- the preflight canary: proves every worker sees the same shared dir --------------------
+def _canary_path(shared_dir, nonce):
+    return os.path.join(shared_dir, CANARY_PREFIX + nonce)
+
+
+def write_canary(shared_dir):
+    """Written once by the controller's first host; every worker must then read the nonce."""
+    os.makedirs(shared_dir, exist_ok=True)
+    nonce = uuid.uuid4().hex
+    atomic_write_bytes(_canary_path(shared_dir, nonce), nonce.encode("ascii"))
+    return nonce
+
+
+def read_canary(shared_dir, nonce):
+    try:
+        with open(_canary_path(shared_dir, nonce), "rb") as handle:
+            return handle.read().decode("ascii", "replace")
+    except OSError:
+        return None
+
+
+def remove_canary(shared_dir, nonce):
+    """Remove the canary of ``nonce`` and every host's canary of it."""
+    removed = False
+    for name in [CANARY_PREFIX + nonce] + [n for n in _listdir(shared_dir)
+                                           if n.startswith(CANARY_PREFIX + nonce + "-")]:
+        try:
+            os.unlink(os.path.join(shared_dir, name))
+            removed = True
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def write_host_canary(shared_dir, nonce, host):
+    """Each worker's own canary of a preflight: every other worker must see it."""
+    os.makedirs(shared_dir, exist_ok=True)
+    atomic_write_bytes(_canary_path(shared_dir, "%s-%s" % (nonce, _safe_name(host))),
+                       nonce.encode("ascii"))
+
+
+def host_canary_seen(shared_dir, nonce, host):
+    return read_canary(shared_dir, "%s-%s" % (nonce, _safe_name(host))) == nonce
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
 
 
 class RunDir:
@@ -67,14 +127,34 @@ class RunDir:
     def p(self, *parts):
         return os.path.join(self.path, *parts)
 
-    def part_path(self, part_id, ext):
-        return self.p("parts", "%s.%s" % (part_name(part_id), ext))
+    def manifest_path(self, part_id):
+        return self.p("parts", part_name(part_id) + ".manifest")
 
     def log_path(self, part_id, attempt):
         return self.p("logs", "%s.%d.log" % (part_name(part_id), attempt))
 
+    def first_log_exists(self, part_id):
+        """An attempt on this partition has started before (maybe on a host now lost)."""
+        return os.path.exists(self.log_path(part_id, 1))
+
+    def tool_log_path(self, name):
+        return self.p("logs", name + ".log")
+
     def result_path(self, part_id):
         return self.p("results", part_name(part_id) + ".json")
+
+    def workdir(self, part_id, token):
+        return self.p("tmp", "%s.%s" % (part_name(part_id), token))
+
+    def scratch_dir(self):
+        """Where per-process scratch files (clock probes, fpart output) go."""
+        return self.p("tmp")
+
+    def state_dir(self, state):
+        return self.p("state", state)
+
+    def relative(self, path):
+        return os.path.relpath(path, self.path)
 
     # run.json ----------------------------------------------------------------------------
     def exists(self):
@@ -85,7 +165,21 @@ class RunDir:
         if meta is None:
             raise RunDirError("%s has no run.json: it is not a datamover run directory "
                               "(wrong datamover_shared_dir or datamover_run_id?)" % self.path)
+        if int(meta.get("format", 1)) > FORMAT_VERSION:
+            raise RunDirError("run %s was written by a newer datamover.fleet (run directory "
+                              "format %s; this one reads up to %d): upgrade the collection on "
+                              "this host" % (self.run_id, meta.get("format"), FORMAT_VERSION))
         return meta
+
+    def identity_problems(self, meta):
+        """Why ``meta`` cannot resume this run (empty when it can, or when the run is new)."""
+        if not self.exists():
+            return []
+        old = self.load()
+        return ["datamover_run_id %r belongs to a run with %s=%r (this one asks for %r): use a "
+                "new datamover_run_id, or repeat the original %s to resume that run"
+                % (self.run_id, key, old.get(key), meta.get(key), key)
+                for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
 
     def create_or_check(self, meta):
         """Create the run (new id) or check that an existing run moves the same thing.
@@ -93,13 +187,10 @@ class RunDir:
         Returns (meta, created).
         """
         if self.exists():
+            problems = self.identity_problems(meta)
+            if problems:
+                raise RunDirError(problems[0])
             old = self.load()
-            for key in IDENTITY_KEYS:
-                if old.get(key) != meta.get(key):
-                    raise RunDirError(
-                        "run id %r already belongs to a run with %s=%r (this one asks for %r). "
-                        "Use a new datamover_run_id, or repeat the original %s to resume that run."
-                        % (self.run_id, key, old.get(key), meta.get(key), key))
             changed = {k: meta[k] for k in MUTABLE_KEYS if k in meta and old.get(k) != meta[k]}
             if changed:
                 old = dict(old, **changed)
@@ -127,19 +218,76 @@ class RunDir:
     def write_plan(self, plan):
         atomic_write_json(self.p("plan.json"), plan)
 
-    def part_info(self, part_id):
-        return read_json(self.part_path(part_id, "json"))
+    def plan_failed(self):
+        """The recorded planning failure ({"error", "time"}), or None."""
+        return read_json(self.p("plan.failed"))
+
+    def mark_plan_failed(self, error):
+        atomic_write_json(self.p("plan.failed"), {"error": error, "time": time.time()})
+
+    def clear_leftovers(self):
+        """A new execution of the run: forget the STOP and plan failure of an earlier one."""
+        for leftover in ("STOP", "plan.failed"):
+            try:
+                os.unlink(self.p(leftover))
+            except FileNotFoundError:
+                pass
+
+    # partitions --------------------------------------------------------------------------
+    def has_manifest(self, part_id):
+        return os.path.exists(self.manifest_path(part_id))
+
+    def write_manifest(self, part_id, data):
+        atomic_write_bytes(self.manifest_path(part_id), data)
 
     def read_manifest(self, part_id):
-        """Yield (kind, size, mtime_ns, relpath_bytes) for each entry of a partition."""
-        with open(self.part_path(part_id, "manifest"), "rb") as handle:
-            data = handle.read()
-        for record in data.split(b"\0"):
-            if not record:
-                continue
-            head, dummy, path = record.partition(b"\t")
-            kind, size, mtime_ns = head.split(b" ")
-            yield kind.decode("ascii"), int(size), int(mtime_ns), path
+        """[(kind, size, mtime_ns, relpath_bytes)] for each entry of a partition."""
+        return self.read_partition(part_id)[0]
 
+    def read_partition(self, part_id):
+        """(entries, whole_dirs): the entries as read_manifest, and the directories whose
+        whole content is in this partition."""
+        with open(self.manifest_path(part_id), "rb") as handle:
+            return read_manifest_bytes(handle.read())
+
+    # results -----------------------------------------------------------------------------
+    def read_result(self, part_id):
+        data = read_json(self.result_path(part_id))
+        return PartResult.from_dict(data) if data else None
+
+    def write_result(self, result):
+        atomic_write_json(self.result_path(result.part), result.to_dict())
+
+    # workers -----------------------------------------------------------------------------
+    def write_worker(self, host, record):
+        atomic_write_json(self.p("workers", _safe_name(host) + ".json"), record)
+
+    def workers(self):
+        """[(record, mtime)] of every worker that has written its record."""
+        out = []
+        for name in sorted(os.listdir(self.p("workers"))):
+            if not name.endswith(".json"):
+                continue
+            path = self.p("workers", name)
+            rec = read_json(path)
+            try:
+                mtime = os.stat(path).st_mtime
+            except FileNotFoundError:
+                continue
+            out.append((rec or {}, mtime))
+        return out
+
+    # stop --------------------------------------------------------------------------------
     def stop_requested(self):
         return os.path.exists(self.p("STOP"))
+
+    def request_stop(self, reason="stop requested"):
+        atomic_write_json(self.p("STOP"), {"reason": reason, "time": time.time()})
+
+    # report ------------------------------------------------------------------------------
+    def report_paths(self):
+        return self.p("report.json"), self.p("report.md")
+
+
+def _safe_name(host):
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in host) or "host"

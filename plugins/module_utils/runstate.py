@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -64,7 +65,11 @@ def _pid_alive(pid):
 class RunState:
     def __init__(self, rundir):
         self.rundir = rundir
-        self.dirs = {s: rundir.p("state", s) for s in STATES}
+        self.dirs = {s: rundir.state_dir(s) for s in STATES}
+        # Claims walk partition ids upwards from here instead of listing state/todo, so a
+        # claim costs O(1) renames however many partitions the run has (see claim_next).
+        self._cursor = 1
+        self._cursor_lock = threading.Lock()
 
     # listing -----------------------------------------------------------------------------
     def ids(self, state):
@@ -77,6 +82,10 @@ class RunState:
 
     def counts(self):
         return {s: len(self.ids(s)) for s in STATES}
+
+    def unsettled(self):
+        """(todo, claimed) counts: what a worker needs to decide it is finished."""
+        return len(os.listdir(self.dirs["todo"])), len(os.listdir(self.dirs["claimed"]))
 
     def add_todo(self, part_id):
         """Publish a partition. Idempotent: a partition already in any state is left alone."""
@@ -112,13 +121,27 @@ class RunState:
                                      "pid": os.getpid()}).encode())
         return lease
 
-    def claim_next(self, token, start=0):
-        """Claim the first free partition, scanning from ``start`` so hosts spread out."""
-        todo = self.ids("todo")
-        if not todo:
-            return None
-        start %= len(todo)
-        for part_id in todo[start:] + todo[:start]:
+    def claim_next(self, token):
+        """Claim the next free partition.
+
+        Partition ids are published in increasing order, so the cursor tries ``todo/<id>``
+        directly and moves past ids that are taken. Only when it reaches an id that has no
+        manifest yet (the end of what is published) does it list state/todo, to catch
+        partitions given back (stale leases, stopped workers, resumed failures) or
+        published behind it. Listing 100,000 names per claim is what this avoids.
+        """
+        while True:
+            with self._cursor_lock:
+                part_id = self._cursor
+                self._cursor += 1
+            lease = self.claim(part_id, token)
+            if lease is not None:
+                return lease
+            if not self.rundir.has_manifest(part_id):
+                with self._cursor_lock:
+                    self._cursor = min(self._cursor, part_id)
+                break
+        for part_id in self.ids("todo"):
             lease = self.claim(part_id, token)
             if lease is not None:
                 return lease
@@ -168,7 +191,7 @@ class RunState:
 
         Returns the list of re-queued partition ids.
         """
-        now = fs_now(self.rundir.p("tmp"))
+        now = fs_now(self.rundir.scratch_dir())
         requeued = []
         for part_id, token, path, mtime in self.claimed():
             host, pid = token_host_pid(token)

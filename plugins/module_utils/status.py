@@ -8,34 +8,34 @@ partition results are not opened, so polling a run of 100k partitions stays chea
 """
 from __future__ import annotations
 
-import os
 import time
 
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import fs_now, read_json
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import fs_now
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
+
+
+def absent(rundir):
+    """The snapshot of a run whose run.json is not there (yet): the watch waits for it."""
+    return {"exists": False, "run_id": rundir.run_id, "run_dir": rundir.path,
+            "time": time.time()}
 
 
 def snapshot(rundir, lease_seconds=120.0):
     state = RunState(rundir)
     counts = state.counts()
     plan = rundir.plan()
-    now = fs_now(rundir.p("tmp"))
+    now = fs_now(rundir.scratch_dir())
     workers = []
-    for name in sorted(os.listdir(rundir.p("workers"))):
-        if not name.endswith(".json"):
-            continue
-        rec = read_json(rundir.p("workers", name)) or {}
-        try:
-            age = now - os.stat(rundir.p("workers", name)).st_mtime
-        except FileNotFoundError:
-            continue
+    for rec, mtime in rundir.workers():
+        age = now - mtime
         rec["age"] = round(age, 1)
         rec["alive"] = rec.get("status") == "running" and age <= 2 * lease_seconds
         workers.append(rec)
-    plan_failed = read_json(rundir.p("plan.failed"))
+    plan_failed = rundir.plan_failed()
     total = plan["parts"] if plan else sum(counts.values())
     settled = counts["done"] + counts["failed"]
     return {
+        "exists": True,
         "run_id": rundir.run_id,
         "run_dir": rundir.path,
         "time": time.time(),

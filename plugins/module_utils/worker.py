@@ -19,20 +19,17 @@ import socket
 import subprocess
 import threading
 import time
-import zlib
+import traceback
 
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
-    atomic_write_json,
-    read_json,
-)
-from ansible_collections.datamover.fleet.plugins.module_utils.planning import (
-    PlanError,
-    crawl,
-    open_run,
-)
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError, ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.planning import crawl, open_run
+from ansible_collections.datamover.fleet.plugins.module_utils.records import Attempt, PartResult
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState, make_token
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
-from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
+
+# One default per knob, used by the module, the CLI and the tests alike.
+DEFAULTS = dict(slots=2, retries=3, backoff=5.0, backoff_max=120.0, lease_seconds=120.0,
+                poll=0.5, run_wait=120.0)
 
 
 class _Active:
@@ -43,9 +40,10 @@ class _Active:
 
 
 class Worker:
-    def __init__(self, rundir, host, slots=2, retries=3, backoff=5.0, backoff_max=120.0,
-                 lease_seconds=120.0, poll=1.0, binary=None, rclone_config=None,
-                 plan_timeout=None, run_wait=0.0):
+    def __init__(self, rundir, host, slots=DEFAULTS["slots"], retries=DEFAULTS["retries"],
+                 backoff=DEFAULTS["backoff"], backoff_max=DEFAULTS["backoff_max"],
+                 lease_seconds=DEFAULTS["lease_seconds"], poll=DEFAULTS["poll"], binary=None,
+                 rclone_config=None, run_wait=0.0):
         self.rundir = rundir
         self.state = RunState(rundir)
         self.host = host or socket.gethostname()
@@ -54,7 +52,6 @@ class Worker:
         self.backoff, self.backoff_max = float(backoff), float(backoff_max)
         self.lease_seconds = float(lease_seconds)
         self.poll = float(poll)
-        self.plan_timeout = plan_timeout
         # Workers start beside the host that creates the run: give it time to write run.json.
         deadline = time.time() + float(run_wait or 0)
         while not rundir.exists() and time.time() < deadline:
@@ -66,19 +63,18 @@ class Worker:
         self._stop = threading.Event()
         self._errors = []
         self.totals = {"parts_done": 0, "parts_failed": 0, "files": 0, "bytes": 0,
-                       "attempts": 0, "requeued_stale": 0, "lost_leases": 0}
+                       "attempts": 0, "requeued_stale": 0, "lost_leases": 0, "recovered": 0}
         self.started = time.time()
-        # Hosts start scanning the queue at different places so they rarely race for one part.
-        self._offset = zlib.crc32(self.host.encode()) % 997
 
     # --- bookkeeping ----------------------------------------------------------------------
     def _record(self, status, rc=None, error=None):
         with self._lock:
             totals = dict(self.totals)
-        atomic_write_json(self.rundir.p("workers", _fname(self.host) + ".json"), dict(
+        now = time.time()
+        self.rundir.write_worker(self.host, dict(
             totals, host=self.host, hostname=socket.gethostname(), pid=os.getpid(),
             slots=self.slots, status=status, rc=rc, error=error, started=self.started,
-            updated=time.time(), seconds=round(time.time() - self.started, 3)))
+            updated=now, seconds=round(now - self.started, 3)))
 
     def _heartbeat_loop(self):
         interval = max(0.5, min(self.lease_seconds / 4.0, 30.0))
@@ -120,6 +116,8 @@ class Worker:
             raise self._errors[0]
         counts = self.state.counts()
         stopped = self.rundir.stop_requested()
+        if not stopped and self.rundir.plan_complete() and self.state.unsettled() == (0, 0):
+            self.tool.cleanup()  # the run is over: nothing of ours stays at the destination
         self._record("stopped" if stopped else "exited", rc=0)
         return dict(self.totals, host=self.host, counts=counts, stopped=stopped,
                     seconds=round(time.time() - self.started, 3))
@@ -142,12 +140,14 @@ class Worker:
             self._on_sigterm(None, None)
 
     def _slot_loop(self, slot):
-        waited = 0.0
+        # Idle slots look again soon, then less often: the first partitions of a live plan are
+        # published milliseconds after the slots start, the last ones may take a long crawl.
+        idle = 0.02
         while not self._stop.is_set() and not self.rundir.stop_requested():
-            lease = self.state.claim_next(make_token(self.host, slot), start=self._offset + slot)
+            lease = self.state.claim_next(make_token(self.host, slot))
             if lease is not None:
                 self._process(lease)
-                waited = 0.0
+                idle = 0.02
                 continue
             if self.rundir.plan_complete():
                 requeued = self.state.reap_stale(self.lease_seconds, local_host=self.host)
@@ -155,22 +155,19 @@ class Worker:
                     with self._lock:
                         self.totals["requeued_stale"] += len(requeued)
                     continue
-                counts = self.state.counts()
-                if counts["todo"] == 0 and counts["claimed"] == 0:
+                if self.state.unsettled() == (0, 0):
                     return
-            elif os.path.exists(self.rundir.p("plan.failed")):
+            elif self.rundir.plan_failed() is not None:
                 return  # planning failed: nothing more will come
-            elif self.plan_timeout is not None and waited > self.plan_timeout:
-                raise ToolError("no plan.json after %ds: did the partition step fail?" % waited)
-            self._stop.wait(self.poll)
-            waited += self.poll
+            self._stop.wait(min(idle, self.poll))
+            idle *= 2
 
     # --- one partition --------------------------------------------------------------------
     def _process(self, lease):
         act = _Active(lease)
         with self._lock:
             self._active[lease.part_id] = act
-        workdir = self.rundir.p("tmp", "%06d.%s" % (lease.part_id, lease.token))
+        workdir = self.rundir.workdir(lease.part_id, lease.token)
         os.makedirs(workdir, exist_ok=True)
         try:
             self._attempts(act, workdir)
@@ -181,17 +178,18 @@ class Worker:
                 self._active.pop(lease.part_id, None)
             shutil.rmtree(workdir, ignore_errors=True)
 
+    def _previous(self, part):
+        previous = self.rundir.read_result(part)
+        return list(previous.attempts) if previous else []
+
     def _crashed(self, act, exc):
-        import traceback
-        rd, lease = self.rundir, act.lease
-        previous = read_json(rd.result_path(lease.part_id)) or {}
-        history = list(previous.get("attempts", []))
-        history.append({"attempt": len(history) + 1, "host": self.host, "rc": None,
-                        "error": "internal error: %s: %s" % (type(exc).__name__, exc),
-                        "traceback": traceback.format_exc(), "seconds": 0, "log": None})
-        atomic_write_json(rd.result_path(lease.part_id), {
-            "part": lease.part_id, "status": "failed", "host": self.host, "token": lease.token,
-            "attempts": history, "finished": time.time()})
+        lease = act.lease
+        history = self._previous(lease.part_id)
+        history.append(Attempt(attempt=len(history) + 1, host=self.host,
+                               error="internal error: %s: %s" % (type(exc).__name__, exc),
+                               traceback=traceback.format_exc()))
+        self.rundir.write_result(PartResult(part=lease.part_id, status="failed", host=self.host,
+                                            token=lease.token, attempts=history))
         if self.state.fail(lease):
             with self._lock:
                 self.totals["parts_failed"] += 1
@@ -199,10 +197,15 @@ class Worker:
     def _attempts(self, act, workdir):
         lease, rd = act.lease, self.rundir
         part = lease.part_id
-        entries = list(rd.read_manifest(part))
-        previous = read_json(rd.result_path(part)) or {}
-        history = list(previous.get("attempts", []))
-        list_path, skipped = self.tool.prepare(entries, workdir, rd.part_path(part, "list"))
+        entries, whole_dirs = rd.read_partition(part)
+        history = self._previous(part)
+        if rd.first_log_exists(part):
+            # An earlier attempt began here, maybe on a host that died mid-transfer.
+            recovered = self.tool.recover(entries)
+            if recovered:
+                with self._lock:
+                    self.totals["recovered"] += recovered
+        list_path, skipped = self.tool.prepare(entries, workdir, whole_dirs)
         started = time.time()
         verification, status = None, "failed"
         for k in range(self.retries + 1):
@@ -214,13 +217,13 @@ class Worker:
             number = len(history) + 1
             log_path = rd.log_path(part, number)
             t0 = time.time()
-            rc, error, verification = self._one_attempt(act, list_path, workdir, log_path,
-                                                        retry=number > 1)
+            rc, error, verification = self._one_attempt(act, entries, list_path, workdir,
+                                                        log_path, retry=number > 1)
             with self._lock:
                 self.totals["attempts"] += 1
-            history.append({"attempt": number, "host": self.host, "rc": rc, "error": error,
-                            "seconds": round(time.time() - t0, 3),
-                            "log": os.path.relpath(log_path, rd.path)})
+            history.append(Attempt(attempt=number, host=self.host, rc=rc, error=error,
+                                   seconds=round(time.time() - t0, 3),
+                                   log=rd.relative(log_path)))
             if act.lost:
                 return  # another worker owns it now; its result is the one that counts
             if error is None:
@@ -228,15 +231,12 @@ class Worker:
                 break
             if self._stop.is_set():
                 break
-        result = {
-            "part": part, "status": status, "host": self.host, "token": lease.token,
-            "files": sum(1 for e in entries if e[0] != "d"),
-            "bytes": sum(e[1] for e in entries),
-            "seconds": round(time.time() - started, 3), "finished": time.time(),
-            "attempts": history, "skipped": skipped,
-            "verified": verification.as_dict() if verification else None,
-        }
-        atomic_write_json(rd.result_path(part), result)
+        result = PartResult(
+            part=part, status=status, host=self.host, token=lease.token, attempts=history,
+            files=sum(1 for e in entries if e[0] != "d"), bytes=sum(e[1] for e in entries),
+            seconds=round(time.time() - started, 3), skipped=skipped,
+            verified=verification.as_dict() if verification else None)
+        rd.write_result(result)
         if self._stop.is_set() and status != "done":
             self.state.release(lease)  # stopping: not a failure of the partition
             return
@@ -245,12 +245,12 @@ class Worker:
             with self._lock:
                 if status == "done":
                     self.totals["parts_done"] += 1
-                    self.totals["files"] += result["files"]
-                    self.totals["bytes"] += result["bytes"]
+                    self.totals["files"] += result.files
+                    self.totals["bytes"] += result.bytes
                 else:
                     self.totals["parts_failed"] += 1
 
-    def _one_attempt(self, act, list_path, workdir, log_path, retry):
+    def _one_attempt(self, act, entries, list_path, workdir, log_path, retry):
         """Run the tool, then verify. Returns (rc, error or None, verification)."""
         with open(log_path, "ab") as log:
             rc = 0
@@ -268,7 +268,6 @@ class Worker:
                     return rc, "lease lost to another worker", None
                 if rc != 0 and rc not in self.tool.soft_exit_codes:
                     return rc, "%s exited with code %d" % (self.tool.name, rc), None
-            entries = list(self.rundir.read_manifest(act.lease.part_id))
             if self.meta.get("verify") == "none":
                 return rc, None, None
             log.write(b"\n# verifying\n")
@@ -310,10 +309,6 @@ def plan_and_work(rundir, host, plan_params, **worker_kwargs):
         raise PlanError("planning failed: %s" % outcome["error"])
     result.update(plan=outcome["plan"], created=created, requeued_failed=requeued)
     return result
-
-
-def _fname(host):
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in host) or "host"
 
 
 def _printable(arg):

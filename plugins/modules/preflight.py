@@ -12,8 +12,10 @@ description:
   - O(stage=prepare) (run once) writes a canary file with a random nonce in the shared
     directory and checks that an existing O(run_id) moves the same source to the same
     destination with the same tool.
-  - O(stage=check) (every worker) checks the limits, the source (exists, is a directory,
-    readable), the shared directory (writable, and the same directory everywhere because the canary is visible),
+  - O(stage=check) (every worker) checks the limits, that an existing O(run_id) moves the same
+    thing, the source (exists, is a directory, readable), the shared directory (writable, and
+    the same directory everywhere: with O(hosts), every worker writes its own canary and waits
+    to see all the others', so one task proves it; without, the canary of O(stage=prepare) must be visible),
     the tool (installed and new enough), the rclone remote (configured) and the destination
     (a probe object or file is written and removed). All problems of a host are reported
     together, each saying what to fix.
@@ -28,8 +30,23 @@ options:
     choices: [prepare, check, cleanup]
     default: check
   nonce:
-    description: The canary nonce returned by O(stage=prepare) (for O(stage=check) and O(stage=cleanup)).
+    description:
+      - The canary nonce, returned by O(stage=prepare) or chosen by the play (any string of
+        letters and digits, the same on every worker).
     type: str
+  hosts:
+    description:
+      - Every worker of the run (C(ansible_play_hosts)). With O(host), O(stage=check) writes this
+        worker's canary and waits up to O(rendezvous_timeout) seconds to see the others'.
+    type: list
+    elements: str
+  host:
+    description: This worker's name in O(hosts) (C(inventory_hostname)).
+    type: str
+  rendezvous_timeout:
+    description: Seconds to wait for the other workers' canaries.
+    type: float
+    default: 30
   source:
     description: Absolute path of the source directory.
     type: path
@@ -78,10 +95,12 @@ EXAMPLES = r"""
   run_once: true
   register: canary
 
-- name: Preflight | every worker
+- name: Preflight | every worker, in one round trip (each writes a canary and sees the others')
   datamover.fleet.preflight:
     stage: check
-    nonce: "{{ canary.nonce }}"
+    nonce: "{{ my_random_nonce }}"
+    hosts: "{{ ansible_play_hosts }}"
+    host: "{{ inventory_hostname }}"
     shared_dir: /lst/datamover
     run_id: ckpt-2026-11
     source: /lst/ml-checkpoints
@@ -91,12 +110,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 nonce:
-  description: The canary nonce (O(stage=prepare)).
-  returned: when stage is prepare
+  description: The canary nonce (made by O(stage=prepare), as given for O(stage=check)).
+  returned: when stage is prepare or check
   type: str
 run_id:
   description: The run id (as given).
-  returned: when stage is prepare
+  returned: when stage is prepare or check
   type: str
 started:
   description: Epoch seconds on the first worker when the run (this execution) started.
@@ -123,11 +142,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils import preflight as pf
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import run_meta
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
-    IDENTITY_KEYS,
     RunDir,
-    RunDirError,
+    remove_canary,
+    write_canary,
 )
 
 
@@ -136,21 +156,14 @@ def _prepare(module, p):
     resume = False
     try:
         rundir = RunDir(p["shared_dir"], p["run_id"])
-        if rundir.exists():
-            resume = True
-            old, new = rundir.load(), run_meta(p)
-            for key in IDENTITY_KEYS:
-                if old.get(key) != new.get(key):
-                    problems.append(
-                        "datamover_run_id %r belongs to a run with %s=%r, not %r: pick a new "
-                        "run id, or repeat the original %s to resume it"
-                        % (p["run_id"], key, old.get(key), new.get(key), key))
+        resume = rundir.exists()
+        problems += rundir.identity_problems(run_meta(p))
     except RunDirError as exc:
         problems.append(str(exc))
     if problems:
         module.fail_json(msg="; ".join(problems), problems=problems)
     try:
-        nonce, _path = pf.write_canary(p["shared_dir"])
+        nonce = write_canary(p["shared_dir"])
     except OSError as exc:
         module.fail_json(msg="cannot write in shared dir %s (%s): it must exist (or be creatable) "
                              "and be writable on every worker" % (p["shared_dir"], exc.strerror),
@@ -161,8 +174,21 @@ def _prepare(module, p):
 
 def _check(module, p):
     problems = pf.check_limits(p)
+    if p["hosts"] and p["host"]:
+        if not p["nonce"]:
+            module.fail_json(msg="preflight: hosts needs a nonce", problems=["no nonce"])
+        problems += pf.make_shared(p["shared_dir"])
+        problems += pf.check_shared(p["shared_dir"])
+        if not problems:
+            problems += pf.rendezvous(p["shared_dir"], p["nonce"], p["host"], p["hosts"],
+                                      timeout=p["rendezvous_timeout"])
+    else:
+        problems += pf.check_shared(p["shared_dir"], p["nonce"])
+    try:
+        problems += RunDir(p["shared_dir"], p["run_id"]).identity_problems(run_meta(p))
+    except RunDirError as exc:
+        problems.append(str(exc))
     problems += pf.check_source(p["source"])
-    problems += pf.check_shared(p["shared_dir"], p["nonce"])
     tool_problems, binary = pf.check_tool(p["tool"], p["tool_path"])
     problems += tool_problems
     if p["engine"] == "fpart":
@@ -176,7 +202,8 @@ def _check(module, p):
     if problems:
         module.fail_json(msg="preflight failed on this host: " + " | ".join(problems),
                          problems=problems)
-    module.exit_json(changed=False, tool_binary=binary, problems=[])
+    module.exit_json(changed=False, tool_binary=binary, problems=[], run_id=p["run_id"],
+                     nonce=p["nonce"])
 
 
 def main():
@@ -184,6 +211,9 @@ def main():
         argument_spec=run_args(
             stage=dict(type="str", default="check", choices=["prepare", "check", "cleanup"]),
             nonce=dict(type="str"),
+            hosts=dict(type="list", elements="str"),
+            host=dict(type="str"),
+            rendezvous_timeout=dict(type="float", default=30.0),
             source=dict(type="path"),
             destination=dict(type="str"),
             tool=dict(type="str", choices=["rclone", "rsync"]),
@@ -205,7 +235,7 @@ def main():
     elif p["stage"] == "check":
         _check(module, p)
     else:
-        removed = bool(p["nonce"]) and not module.check_mode and pf.remove_canary(
+        removed = bool(p["nonce"]) and not module.check_mode and remove_canary(
             p["shared_dir"], p["nonce"])
         module.exit_json(changed=removed, problems=[])
 

@@ -13,8 +13,6 @@ description:
     verification, per-worker totals, failed partitions with their logs) and a human-readable
     C(report.md) in the run directory.
   - Does not fail on a failed run; the playbook decides from the C(status) in RV(report).
-  - When no partition is left to move, removes what the run kept at the destination (the
-    rsync temp directory C(<destination>/.datamover-tmp/<run_id>)).
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
@@ -56,32 +54,27 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.report import (
     build_report,
     summary_lines,
     write_report,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, RunDirError
-from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
-from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+
+
+def _report(p):
+    rundir = RunDir(p["shared_dir"], p["run_id"])
+    report = build_report(rundir, started=p["started"])
+    path_json, path_md = write_report(rundir, report)
+    return dict(report=report, report_json=path_json, report_md=path_md,
+                summary=summary_lines(report))
 
 
 def main():
     module = AnsibleModule(argument_spec=run_args(started=dict(type="float")),
                            supports_check_mode=False)
-    try:
-        rundir = RunDir(module.params["shared_dir"], module.params["run_id"])
-        report = build_report(rundir, started=module.params["started"])
-        if report["partitions"]["todo"] == 0 and report["partitions"]["claimed"] == 0:
-            try:
-                make_tool(rundir.load()).cleanup()
-            except ToolError:
-                pass  # the tool is not on this host: nothing of ours to clean here
-        path_json, path_md = write_report(rundir, report)
-    except RunDirError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=True, report=report, report_json=path_json, report_md=path_md,
-                     summary=summary_lines(report))
+    module.exit_json(changed=True, **guarded(module, _report, module.params))
 
 
 if __name__ == "__main__":

@@ -31,29 +31,34 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+exists:
+  description: Whether the run directory holds a run (C(run.json)); when false, only C(run_id),
+    C(run_dir) and C(time) are returned.
+  returned: always
+  type: bool
 parts:
   description: Partitions per state (todo, claimed, done, failed) and total.
-  returned: always
+  returned: when the run exists
   type: dict
 plan_complete:
   description: Whether the crawl has finished.
-  returned: always
+  returned: when the run exists
   type: bool
 complete:
   description: Whether every partition is done or failed.
-  returned: always
+  returned: when the run exists
   type: bool
 files_done:
   description: Files moved by the current workers.
-  returned: always
+  returned: when the run exists
   type: int
 bytes_done:
   description: Bytes moved by the current workers.
-  returned: always
+  returned: when the run exists
   type: int
 workers:
   description: Each worker's record (host, status, totals, age in seconds, alive).
-  returned: always
+  returned: when the run exists
   type: list
   elements: dict
 """
@@ -61,20 +66,23 @@ workers:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, RunDirError
-from ansible_collections.datamover.fleet.plugins.module_utils.status import snapshot
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.status import absent, snapshot
+
+
+def _status(p):
+    rundir = RunDir(p["shared_dir"], p["run_id"])
+    if not rundir.exists():
+        return absent(rundir)
+    rundir.load()
+    return snapshot(rundir, p["lease_seconds"])
 
 
 def main():
     module = AnsibleModule(argument_spec=run_args(lease_seconds=dict(type="float", default=120.0)),
                            supports_check_mode=True)
-    try:
-        rundir = RunDir(module.params["shared_dir"], module.params["run_id"])
-        rundir.load()
-        result = snapshot(rundir, module.params["lease_seconds"])
-    except RunDirError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, **guarded(module, _status, module.params))
 
 
 if __name__ == "__main__":

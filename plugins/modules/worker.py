@@ -19,18 +19,15 @@ description:
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
+  - datamover.fleet.plan
 options:
   plan:
     description:
-      - The options of M(datamover.fleet.partition) (C(source), C(destination), C(tool) are
-        required; C(engine), C(partition_files), C(partition_bytes), C(excludes), C(tool_options),
-        C(rclone_config), C(verify), C(symlinks), C(threads) as there).
       - Given on one host (the first of the play), that worker creates or resumes the run and
         crawls the source in a thread while its slots already move the first partitions. The
         other workers wait up to O(run_wait) seconds for the run to appear.
-    type: dict
   canary:
-    description: Nonce of the preflight canary in O(shared_dir), removed by the planning worker.
+    description: Nonce of the preflight canary in O(shared_dir), removed by the planning worker (see M(datamover.fleet.preflight)).
     type: str
   run_wait:
     description: Seconds to wait for the run directory's C(run.json) to appear.
@@ -118,57 +115,49 @@ stopped:
   type: bool
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARG, run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, remove_canary
+from ansible_collections.datamover.fleet.plugins.module_utils.worker import (
+    DEFAULTS,
+    Worker,
+    plan_and_work,
+)
 
-from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARGS, run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.planning import PlanError
-from ansible_collections.datamover.fleet.plugins.module_utils.preflight import remove_canary
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, RunDirError
-from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
-from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker, plan_and_work
+
+def _work(p):
+    rundir = RunDir(p["shared_dir"], p["run_id"])
+    kwargs = dict(slots=p["slots"], retries=p["retries"], backoff=p["backoff"],
+                  backoff_max=p["backoff_max"], lease_seconds=p["lease_seconds"], poll=p["poll"],
+                  binary=p["tool_path"], rclone_config=p["rclone_config"], run_wait=p["run_wait"])
+    if p["plan"] is None:
+        return Worker(rundir, p["host"], **kwargs).run()
+    if p["canary"]:
+        remove_canary(p["shared_dir"], p["canary"])
+    return plan_and_work(rundir, p["host"], p["plan"], **kwargs)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=run_args(
             host=dict(type="str"),
-            slots=dict(type="int", default=2),
-            retries=dict(type="int", default=3),
-            backoff=dict(type="float", default=5.0),
-            backoff_max=dict(type="float", default=120.0),
-            lease_seconds=dict(type="float", default=120.0),
-            poll=dict(type="float", default=0.5),
+            slots=dict(type="int", default=DEFAULTS["slots"]),
+            retries=dict(type="int", default=DEFAULTS["retries"]),
+            backoff=dict(type="float", default=DEFAULTS["backoff"]),
+            backoff_max=dict(type="float", default=DEFAULTS["backoff_max"]),
+            lease_seconds=dict(type="float", default=DEFAULTS["lease_seconds"]),
+            poll=dict(type="float", default=DEFAULTS["poll"]),
             rclone_config=dict(type="path"),
             tool_path=dict(type="path"),
-            plan=dict(type="dict"),
             canary=dict(type="str"),
-            run_wait=dict(type="float", default=120.0),
+            run_wait=dict(type="float", default=DEFAULTS["run_wait"]),
+            **PLAN_ARG
         ),
         supports_check_mode=False,
     )
-    p = module.params
-    kwargs = dict(slots=p["slots"], retries=p["retries"], backoff=p["backoff"],
-                  backoff_max=p["backoff_max"], lease_seconds=p["lease_seconds"], poll=p["poll"],
-                  binary=p["tool_path"], rclone_config=p["rclone_config"], run_wait=p["run_wait"])
-    try:
-        rundir = RunDir(p["shared_dir"], p["run_id"])
-        if p["plan"] is not None:
-            checked = ArgumentSpecValidator(PLAN_ARGS).validate(p["plan"])
-            if checked.error_messages:
-                module.fail_json(msg="plan: " + "; ".join(checked.error_messages))
-            if p["canary"]:
-                remove_canary(p["shared_dir"], p["canary"])
-            result = plan_and_work(rundir, p["host"], checked.validated_parameters, **kwargs)
-        else:
-            result = Worker(rundir, p["host"], **kwargs).run()
-    except (RunDirError, ToolError, PlanError) as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:
-        module.fail_json(msg="worker failed: %s" % exc, exception=traceback.format_exc())
+    result = guarded(module, _work, module.params)
     module.exit_json(changed=result["parts_done"] > 0, **result)
 
 

@@ -5,6 +5,7 @@ import hashlib
 import os
 import stat
 
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
 
@@ -47,12 +48,10 @@ def tree_index(root):
 
 def plan_params(source, destination, tool="rsync", partition_files=5, partition_bytes=10 ** 9,
                 **extra):
-    params = {"source": str(source), "destination": str(destination), "tool": tool, "tool_options": [],
-                  "rclone_config": None, "verify": "size", "symlinks": "links", "excludes": [],
-                  "engine": "native", "partition_files": partition_files,
-                  "partition_bytes": partition_bytes, "threads": 4}
-    params.update(extra)
-    return params
+    extra.setdefault("threads", 4)
+    return plan_defaults(source=str(source), destination=str(destination), tool=tool,
+                         partition_files=partition_files, partition_bytes=partition_bytes,
+                         **extra)
 
 
 def new_run(shared, run_id, source, destination, **kw):
@@ -62,12 +61,26 @@ def new_run(shared, run_id, source, destination, **kw):
 
 
 def part_ids(rundir):
-    return sorted(int(n.split(".")[0]) for n in os.listdir(rundir.p("parts"))
-                  if n.endswith(".json"))
+    ids, part_id = [], 1
+    while rundir.has_manifest(part_id):
+        ids.append(part_id)
+        part_id += 1
+    return ids
 
 
 def read_list(rundir, part_id):
-    with open(rundir.part_path(part_id, "list"), "rb") as handle:
+    """The paths of a partition, in manifest order."""
+    with open(rundir.manifest_path(part_id), "rb") as handle:
         data = handle.read()
-    assert data == b"" or data.endswith(b"\0"), "a .list must be NUL-terminated"
-    return data.split(b"\0")[:-1] if data else []
+    assert data == b"" or data.endswith(b"\0"), "a manifest must be NUL-terminated"
+    return [e[3] for e in rundir.read_manifest(part_id)]
+
+
+def part_totals(rundir, part_id):
+    """(files, bytes) of a partition, from its manifest."""
+    entries = rundir.read_manifest(part_id)
+    return sum(1 for e in entries if e[0] != "d"), sum(e[1] for e in entries)
+
+
+def worker_record(rundir, host):
+    return {r["host"]: r for r, _mtime in rundir.workers()}[host]

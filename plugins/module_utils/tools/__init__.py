@@ -1,18 +1,25 @@
 # -*- coding: utf-8 -*-
 # Copyright: datamover.fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Transfer tool adapters, chosen by the run's ``tool``."""
+"""Transfer tool adapters, chosen by the run's ``tool``: one registry line per tool."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError, parse_version
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone import RcloneTool
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import RsyncTool
 
-TOOLS = {"rsync": RsyncTool, "rclone": RcloneTool}
+TOOLS = {cls.name: cls for cls in (RcloneTool, RsyncTool)}
+
+
+def tool_class(name):
+    if name not in TOOLS:
+        raise ToolError("unknown tool %r: use one of %s" % (name, ", ".join(sorted(TOOLS))))
+    return TOOLS[name]
 
 
 def find_binary(name, explicit=None):
@@ -26,7 +33,6 @@ def find_binary(name, explicit=None):
     found = shutil.which(name)
     if found:
         return found
-    import sys
     beside = os.path.join(os.path.dirname(sys.executable), name)
     if os.access(beside, os.X_OK):
         return beside
@@ -42,17 +48,5 @@ def tool_version(binary):
 
 def make_tool(meta, binary=None, config=None):
     """Build the adapter for a run from its run.json."""
-    name = meta["tool"]
-    if name not in TOOLS:
-        raise ToolError("unknown tool %r: use rclone or rsync" % name)
-    cls = TOOLS[name]
-    kwargs = dict(options=meta.get("tool_options") or [], binary=find_binary(name, binary),
-                  verify=meta.get("verify", "size"))
-    if name == "rclone":
-        kwargs.update(config=config or meta.get("rclone_config"),
-                      symlinks=meta.get("symlinks", "links"),
-                      transfers=meta.get("rclone_transfers", 8),
-                      checkers=meta.get("rclone_checkers", 8))
-    else:
-        kwargs.update(run_id=meta.get("run_id"))
-    return cls(meta["source"], meta["destination"], **kwargs)
+    cls = tool_class(meta["tool"])
+    return cls.from_meta(meta, find_binary(cls.name, binary), config)

@@ -1,15 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: datamover.fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every transfer tool adapter provides to the worker loop."""
+"""The contract between the worker loop and a transfer tool.
+
+A tool is one subclass of TransferTool plus one line in tools/__init__.py's registry. The
+worker calls, per partition: ``recover`` (only when an earlier attempt may have been killed),
+``prepare``, then for each attempt ``commands`` and ``verify``; preflight calls
+``check_destination``; the run's cleanup step calls ``cleanup``.
+"""
 from __future__ import annotations
 
+import abc
 import os
+import subprocess
 from dataclasses import dataclass, field
 
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
 
-class ToolError(Exception):
-    """A tool problem a user can act on (missing binary, too old, bad destination)."""
+__all__ = ["ToolError", "TransferTool", "Verification", "parse_version", "source_vanished"]
 
 
 @dataclass
@@ -30,6 +38,49 @@ class Verification:
         }
 
 
+class TransferTool(abc.ABC):
+    """One transfer tool. Subclasses set ``name`` and ``min_version`` and implement the rest."""
+
+    name = ""
+    min_version = (0, 0, 0)
+    # Non-zero exit codes after which the tool still moved what it could: verification decides.
+    soft_exit_codes = ()
+
+    @classmethod
+    @abc.abstractmethod
+    def from_meta(cls, meta, binary, config=None):
+        """Build the adapter for a run from its run.json (and this host's binary/config)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def check_destination(cls, destination, binary, config=None, probe=True):
+        """Problems (sentences) with the destination seen from this host; probe = write and
+        remove something there."""
+
+    @abc.abstractmethod
+    def prepare(self, entries, workdir, whole_dirs=()):
+        """Write what the tool reads for a partition. Returns (list_path, skipped), skipped
+        being [relpath, reason] of entries left out by policy. ``whole_dirs`` are directories
+        whose whole content is in ``entries``: a tool may move them as units."""
+
+    @abc.abstractmethod
+    def commands(self, list_path, workdir, retry=False):
+        """argv lists (never shell strings) that move one partition."""
+
+    @abc.abstractmethod
+    def verify(self, entries, list_path, log):
+        """Compare the destination with the manifest entries, independently of the tool."""
+
+    def recover(self, entries):
+        """Remove what an attempt killed mid-way (lost host) may have left at the destination.
+        Returns how many leftovers were removed."""
+        del entries
+        return 0
+
+    def cleanup(self):
+        """End of the run: remove anything of ours left at the destination."""
+
+
 def source_vanished(source, relpath):
     try:
         os.lstat(os.path.join(os.fsencode(source), relpath))
@@ -45,3 +96,15 @@ def parse_version(text):
         if len(bits) >= 2 and all(x.isdigit() for x in bits[:2]):
             return tuple(int(x) if x.isdigit() else 0 for x in bits[:3])
     return None
+
+
+def run_quiet(argv, stdin=None, env=None, timeout=300):
+    """Run a short command; (rc, stdout, stderr) as bytes."""
+    proc = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          check=False, timeout=timeout, env=env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def last_line(data):
+    lines = [x for x in data.decode("utf-8", "replace").splitlines() if x.strip()]
+    return lines[-1] if lines else "no output"

@@ -8,7 +8,12 @@ import shutil
 
 import pytest
 from ansible_collections.datamover.fleet.plugins.module_utils import partitioner
-from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl, Entry
+from ansible_collections.datamover.fleet.plugins.module_utils.crawl import (
+    Crawl,
+    DirScan,
+    Entry,
+    manifest_record,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import read_json
 from ansible_collections.datamover.fleet.plugins.module_utils.partitioner import (
     PartWriter,
@@ -24,7 +29,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.runstate import (
     make_token,
 )
 
-from tests.unit.helpers import new_run, part_ids, plan_params, read_list, write
+from tests.unit.helpers import new_run, part_ids, part_totals, plan_params, read_list, write
 
 MAX_FILES, MAX_BYTES = 7, 2000
 
@@ -84,12 +89,8 @@ def test_partition_limits(tmp_path, source):
     alone = []
     for pid in part_ids(rundir):
         man = _manifest(rundir, pid)
-        info = rundir.part_info(pid)
         size = sum(m[1] for m in man)
-        assert info["entries"] == len(man)
-        assert info["files"] == sum(1 for m in man if m[0] != "d")
-        assert info["bytes"] == size
-        assert info["largest"] == max(m[1] for m in man)
+        assert part_totals(rundir, pid) == (sum(1 for m in man if m[0] != "d"), size)
         assert 1 <= len(man) <= MAX_FILES
         if size > MAX_BYTES:
             assert len(man) == 1, "partition %d: %d bytes in %d entries" % (pid, size, len(man))
@@ -130,9 +131,8 @@ def test_deterministic_partitions_across_runs(tmp_path, source):
     two, _ = _plan(tmp_path, source, run_id="two", threads=1)
     assert part_ids(one) == part_ids(two)
     for pid in part_ids(one):
-        for ext in ("list", "manifest", "json"):
-            with open(one.part_path(pid, ext), "rb") as a, open(two.part_path(pid, ext), "rb") as b:
-                assert a.read() == b.read(), "%06d.%s differs" % (pid, ext)
+        with open(one.manifest_path(pid), "rb") as a, open(two.manifest_path(pid), "rb") as b:
+            assert a.read() == b.read(), "%06d.manifest differs" % pid
 
 
 def test_excludes_reach_the_plan(tmp_path, source):
@@ -172,7 +172,7 @@ def test_resume_requeues_failed_and_clears_stop(tmp_path, source):
     assert state.fail(lease)
     lease = state.claim(3, make_token("h"))
     assert state.finish(lease)
-    open(rundir.p("STOP"), "w").close()
+    rundir.request_stop()
     _, again = _plan(tmp_path, source)
     assert again["requeued_failed"] == [2]
     assert not rundir.stop_requested()
@@ -185,7 +185,7 @@ def test_resume_of_an_unfinished_plan_keeps_existing_partitions(tmp_path, source
     state = RunState(rundir)
     done = state.claim(1, make_token("h"))
     assert state.finish(done)
-    with open(rundir.part_path(2, "list"), "rb") as handle:
+    with open(rundir.manifest_path(2), "rb") as handle:
         list2 = handle.read()
     os.unlink(rundir.p("plan.json"))  # as if the planner died before the end
     _, again = _plan(tmp_path, source)
@@ -193,7 +193,7 @@ def test_resume_of_an_unfinished_plan_keeps_existing_partitions(tmp_path, source
     assert again["published"] == first["plan"]["parts"]
     assert state.ids("done") == [1]
     assert 1 not in state.ids("todo")
-    with open(rundir.part_path(2, "list"), "rb") as handle:
+    with open(rundir.manifest_path(2), "rb") as handle:
         assert handle.read() == list2
 
 
@@ -246,7 +246,7 @@ def test_non_positive_limits_fail_the_plan(tmp_path, source):
     with pytest.raises(PlanError):
         _plan(tmp_path, source, partition_files=0)
     rundir = RunDir(str(tmp_path / "shared"), "run1")
-    assert os.path.exists(rundir.p("plan.failed"))
+    assert rundir.plan_failed() is not None
     assert not rundir.plan_complete()
 
 
@@ -272,21 +272,23 @@ def test_plan_failed_written_when_the_crawl_raises(tmp_path, source, monkeypatch
         def __init__(self, *a, **kw):
             pass
 
-        def __iter__(self):
-            yield Entry(b"first", "f", 1, 0)
+        def scans(self):
+            first = DirScan(b"")
+            first.records, first.sizes = [manifest_record("f", 1, 0, b"first")], [1]
+            yield first
             raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(partitioner, "Crawl", Boom)
     with pytest.raises(OSError):
         _plan(tmp_path, source)
     rundir = RunDir(str(tmp_path / "shared"), "run1")
-    failed = read_json(rundir.p("plan.failed"))
+    failed = rundir.plan_failed()
     assert "Input/output error" in failed["error"]
     assert not rundir.plan_complete()
     # a new attempt clears the stale marker
     monkeypatch.undo()
     _plan(tmp_path, source)
-    assert not os.path.exists(rundir.p("plan.failed"))
+    assert not rundir.plan_failed() is not None
     assert rundir.plan_complete()
 
 
@@ -297,7 +299,7 @@ def test_missing_source_fails_the_plan(tmp_path, source):
     with pytest.raises(Exception):  # noqa: B017 - any error, as long as the plan fails
         _plan(tmp_path, source)
     rundir = RunDir(str(tmp_path / "shared"), "run1")
-    assert os.path.exists(rundir.p("plan.failed"))
+    assert rundir.plan_failed() is not None
     assert not rundir.plan_complete()
 
 

@@ -6,6 +6,11 @@ import shutil
 
 import pytest
 from ansible_collections.datamover.fleet.plugins.module_utils import preflight as pf
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
+    read_canary,
+    remove_canary,
+    write_canary,
+)
 
 from tests.unit.helpers import write, write_script
 
@@ -53,23 +58,25 @@ def test_check_source_unreadable(tmp_path):  # pragma: no cover - not run as roo
 
 def test_check_shared_same_directory(tmp_path):
     shared = str(tmp_path / "shared")
-    nonce, path = pf.write_canary(shared)
-    assert os.path.exists(path)
+    nonce = write_canary(shared)
+    assert read_canary(shared, nonce) == nonce
     assert pf.check_shared(shared, nonce) == []
     assert pf.check_shared(shared) == []
 
 
 def test_check_shared_wrong_nonce(tmp_path):
     shared = str(tmp_path / "shared")
-    pf.write_canary(shared)
+    write_canary(shared)
     other = str(tmp_path / "other")
-    nonce, _ = pf.write_canary(other)
+    nonce = write_canary(other)
     msgs = pf.check_shared(shared, nonce)
     assert len(msgs) == 1
     assert "same directory" in msgs[0] and shared in msgs[0]
     # a canary file with the right name but other content is not the same directory either
-    with open(os.path.join(shared, pf.CANARY + "-" + nonce), "w") as handle:
-        handle.write("something else")
+    remove_canary(shared, nonce)
+    planted = write_canary(shared)
+    os.rename(os.path.join(shared, ".datamover-canary-" + planted),
+              os.path.join(shared, ".datamover-canary-" + nonce))
     assert "same directory" in pf.check_shared(shared, nonce)[0]
 
 
@@ -127,7 +134,7 @@ def test_check_tool_unknown_version(tmp_path):
 
 def test_check_tool_unknown_tool():
     msgs, binary = pf.check_tool("scp")
-    assert binary is None and "'rclone' or 'rsync'" in msgs[0]
+    assert binary is None and "one of rclone, rsync" in msgs[0]
 
 
 def test_check_tool_not_installed(tmp_path, monkeypatch):

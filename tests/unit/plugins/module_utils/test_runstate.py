@@ -42,7 +42,7 @@ def _claimer(shared, run_id, host, go, out_path):
     mine = []
     go.wait(30)
     while True:
-        lease = state.claim_next(make_token(host), start=0)  # everyone races for the same one
+        lease = state.claim_next(make_token(host))  # everyone races for the same ones
         if lease is None:
             break
         mine.append([lease.part_id, lease.token])
@@ -108,13 +108,37 @@ def test_finish_fail_release_transitions(rundir):
     assert state.claim(99, make_token("h")) is None
 
 
-def test_claim_next_spreads_from_start_and_ends_empty(rundir):
-    state = _publish(rundir, 5)
-    assert state.claim_next(make_token("h"), start=3).part_id == 4
-    assert state.claim_next(make_token("h"), start=1003).part_id == 5  # wraps modulo
-    got = sorted(state.claim_next(make_token("h")).part_id for _ in range(3))
-    assert got == [1, 2, 3]
+def _publish_manifests(rundir, n):
+    state = RunState(rundir)
+    for i in range(1, n + 1):
+        rundir.write_manifest(i, b"f 1 0\tf%d\0" % i)
+        assert state.add_todo(i)
+    return state
+
+
+def test_claim_next_walks_ids_in_order_and_finds_given_back_parts(rundir):
+    state = _publish_manifests(rundir, 5)
+    got = [state.claim_next(make_token("h")) for _ in range(3)]
+    assert [lease.part_id for lease in got] == [1, 2, 3]
+    assert state.release(got[0])  # given back behind the cursor (a stopping worker)
+    assert sorted(state.claim_next(make_token("h")).part_id for _ in range(3)) == [1, 4, 5]
     assert state.claim_next(make_token("h")) is None
+    # published after the cursor reached the end: still found
+    rundir.write_manifest(6, b"f 1 0\tf6\0")
+    assert state.add_todo(6)
+    assert state.claim_next(make_token("h")).part_id == 6
+
+
+def test_claim_next_does_not_list_the_queue(rundir, monkeypatch):
+    """A claim must cost O(1) however many partitions wait (100,000 in a large run)."""
+    from ansible_collections.datamover.fleet.plugins.module_utils import runstate
+    state = _publish_manifests(rundir, 300)
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(runstate.os, "listdir", lambda path: listed.append(path) or real(path))
+    for part_id in range(1, 301):
+        assert state.claim_next(make_token("h")).part_id == part_id
+    assert listed == []
 
 
 def test_claim_refreshes_the_lease_mtime(rundir):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import shutil
 import threading
 import time
@@ -17,12 +18,17 @@ from ansible_collections.datamover.fleet.plugins.module_utils.runstate import Ru
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     ToolError,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import (
-    TEMP_DIR,
-)
 from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
 
-from tests.unit.helpers import new_run, part_ids, tree_index, write, write_script
+from tests.unit.helpers import (
+    new_run,
+    part_ids,
+    part_totals,
+    tree_index,
+    worker_record,
+    write,
+    write_script,
+)
 
 RSYNC = shutil.which("rsync")
 pytestmark = pytest.mark.skipif(RSYNC is None, reason="rsync is not installed")
@@ -56,13 +62,11 @@ def _run(tmp_path, src, run_id="run", files=4):
 
 
 def _dest(dst):
-    """The destination tree without rsync's (empty) temp directory, which cleanup() removes
-    at the end of the run."""
+    """The destination tree, checked for rsync temp files (.<name>.XXXXXX) left behind."""
     index = tree_index(dst)
-    temp = os.fsencode(TEMP_DIR)
-    leftovers = [p for p, d in index.items() if p.startswith(temp + b"/") and d[0] != "dir"]
+    leftovers = [p for p in index if re.match(rb"^\..+\.[A-Za-z0-9]{6}$", os.path.basename(p))]
     assert leftovers == [], "rsync temp files left behind: %r" % leftovers
-    return {p: d for p, d in index.items() if p != temp and not p.startswith(temp + b"/")}
+    return index
 
 
 def _run_in_thread(worker, timeout=60):
@@ -103,11 +107,10 @@ def test_worker_moves_everything(tmp_path, src):
         assert res["attempts"][0]["log"] == "logs/%06d.1.log" % pid
         assert os.path.exists(rundir.log_path(pid, 1))
         assert res["verified"]["mismatches"] == 0
-        info = rundir.part_info(pid)
-        assert res["files"] == info["files"] and res["bytes"] == info["bytes"]
+        assert (res["files"], res["bytes"]) == part_totals(rundir, pid)
     assert sum(read_json(rundir.result_path(p))["verified"]["files"] for p in parts) \
         == plan["files"]
-    record = read_json(rundir.p("workers", "w1.json"))
+    record = worker_record(rundir, "w1")
     assert record["status"] == "exited" and record["rc"] == 0
     assert record["parts_done"] == len(parts) and record["files"] == plan["files"]
     assert not os.path.exists(os.path.join(str(tmp_path), "pwned"))
@@ -147,7 +150,7 @@ def test_failing_tool_retries_then_fails(tmp_path, src):
             assert log.startswith(b"$ " + fake.encode())
         assert not os.path.exists(rundir.log_path(pid, 4))
     assert _dest(dst) == {}
-    assert read_json(rundir.p("workers", "w1.json"))["parts_failed"] == len(parts)
+    assert worker_record(rundir, "w1")["parts_failed"] == len(parts)
 
 
 def test_resumed_failed_partition_numbers_attempts_on(tmp_path, src):
@@ -188,14 +191,14 @@ def test_binary_that_disappears_fails_partitions_with_a_message(tmp_path, src):
 def test_stop_file_leaves_todo_untouched(tmp_path, src):
     rundir, _ = _run(tmp_path, src)
     before = RunState(rundir).ids("todo")
-    open(rundir.p("STOP"), "w").close()
+    rundir.request_stop()
     box = _run_in_thread(Worker(rundir, "w1", slots=2, **FAST), timeout=20)
     assert box["seconds"] < 5
     result = box["result"]
     assert result["stopped"] is True and result["parts_done"] == 0
     assert RunState(rundir).ids("todo") == before
     assert os.listdir(rundir.p("results")) == []
-    assert read_json(rundir.p("workers", "w1.json"))["status"] == "stopped"
+    assert worker_record(rundir, "w1")["status"] == "stopped"
 
 
 def test_stop_during_run_finishes_current_partition_only(tmp_path, src):
@@ -236,9 +239,10 @@ def test_two_workers_share_a_run_exactly_once(tmp_path, src):
     assert state.ids("done") == parts
     assert _dest(dst) == tree_index(src)
     lists = calls.read_text().splitlines()
-    assert sorted(lists) == sorted(rundir.part_path(p, "list") for p in parts), \
-        "a partition ran twice or never"
-    records = [read_json(rundir.p("workers", h + ".json")) for h in ("w1", "w2")]
+    # each list lives in its claim's workdir, tmp/NNNNNN.<token>/
+    ran = [os.path.basename(os.path.dirname(path))[:6] for path in lists]
+    assert sorted(ran) == sorted("%06d" % p for p in parts), "a partition ran twice or never"
+    records = [worker_record(rundir, h) for h in ("w1", "w2")]
     assert sum(r["parts_done"] for r in records) == len(parts)
     assert all(r["parts_done"] > 0 for r in records), "one worker did all the work"
     assert sum(r["files"] for r in records) == rundir.plan()["files"]
@@ -264,31 +268,21 @@ def test_worker_exits_promptly_when_plan_failed(tmp_path):
     rundir = RunDir(str(tmp_path / "shared"), "failed-plan")
     rundir.create_or_check({"source": str(tmp_path), "destination": str(tmp_path / "d"),
                             "tool": "rsync"})
-    atomic_write_json(rundir.p("plan.failed"), {"error": "boom", "time": time.time()})
+    rundir.mark_plan_failed("boom")
     box = _run_in_thread(Worker(rundir, "w1", slots=2, **FAST), timeout=20)
     assert "error" not in box
     assert box["seconds"] < 3
     assert box["result"]["parts_done"] == 0
-    assert read_json(rundir.p("workers", "w1.json"))["status"] == "exited"
+    assert worker_record(rundir, "w1")["status"] == "exited"
 
 
 def test_worker_processes_published_parts_of_a_failed_plan(tmp_path, src):
     rundir, _dst = _run(tmp_path, src)
     os.unlink(rundir.p("plan.json"))
-    atomic_write_json(rundir.p("plan.failed"), {"error": "boom", "time": time.time()})
+    rundir.mark_plan_failed("boom")
     box = _run_in_thread(Worker(rundir, "w1", slots=2, **FAST), timeout=30)
     assert RunState(rundir).ids("done") == part_ids(rundir)
     assert box["result"]["parts_done"] == len(part_ids(rundir))
-
-
-def test_plan_timeout_raises(tmp_path):
-    """With no plan.json and no plan.failed, plan_timeout must end the worker with an error
-    (it documents raising ToolError), not a normal-looking exit."""
-    rundir = RunDir(str(tmp_path / "shared"), "no-plan")
-    rundir.create_or_check({"source": str(tmp_path), "destination": str(tmp_path / "d"),
-                            "tool": "rsync"})
-    box = _run_in_thread(Worker(rundir, "w1", slots=1, plan_timeout=0.2, **FAST), timeout=20)
-    assert isinstance(box.get("error"), ToolError), box
 
 
 def test_plan_and_work_moves_everything_while_crawling(tmp_path, src):
@@ -314,5 +308,5 @@ def test_plan_and_work_reports_a_failed_crawl(tmp_path):
               "symlinks": "links", "threads": 2}
     with pytest.raises(PlanError, match="cannot list the source"):
         plan_and_work(rundir, "w1", params, slots=1, **FAST)
-    assert read_json(rundir.p("plan.failed"))["error"].startswith("cannot list the source")
-    assert read_json(rundir.p("workers", "w1.json"))["status"] == "exited"
+    assert rundir.plan_failed()["error"].startswith("cannot list the source")
+    assert worker_record(rundir, "w1")["status"] == "exited"

@@ -1,9 +1,11 @@
-"""tools.rsync.RsyncTool: argv lists, verification, temp directory."""
+"""tools.rsync.RsyncTool: argv lists, verification, recovery after a killed rsync."""
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl
@@ -17,7 +19,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     parse_version,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import (
-    TEMP_DIR,
+    LEGACY_TEMP_DIR,
     RsyncTool,
 )
 
@@ -49,35 +51,56 @@ def test_source_and_destination_end_with_one_slash(src, dst):
     assert argv[-2:] == ["/src/", "/dst/"]
 
 
-def test_temp_dir_inside_destination(tmp_path):
+def test_no_temp_dir_and_legacy_temp_dir_cleaned(tmp_path):
+    """rsync keeps its temp files beside each file (a --temp-dir costs 80% per partition);
+    the run's end removes the temp directory runs of 0.1 kept."""
     dst = str(tmp_path / "dst")
-    tool = RsyncTool("/src", dst, run_id="r1")
-    argv = tool.commands("/l", "/w")[0]
-    temp = os.path.join(dst, TEMP_DIR, "r1")
-    assert "--temp-dir=" + temp in argv
-    assert argv.index("--temp-dir=" + temp) < argv.index("--")
-    assert os.path.isdir(temp)
-    tool.cleanup()
-    assert not os.path.exists(os.path.join(dst, TEMP_DIR))
-    # another run's temp dir is left alone
-    other = RsyncTool("/src", dst, run_id="r2")
-    other.commands("/l", "/w")
-    tool.commands("/l", "/w")
-    tool.cleanup()
-    assert os.listdir(os.path.join(dst, TEMP_DIR)) == ["r2"]
-
-
-def test_no_temp_dir_without_run_id(tmp_path):
-    argv = RsyncTool("/src", str(tmp_path)).commands("/l", "/w")[0]
+    argv = RsyncTool("/src", dst).commands("/l", "/w")[0]
     assert not any(a.startswith("--temp-dir") for a in argv)
-    assert os.listdir(str(tmp_path)) == []
+    os.makedirs(os.path.join(dst, LEGACY_TEMP_DIR, "old-run"))
+    RsyncTool("/src", dst).cleanup()
+    assert os.listdir(dst) == []
+
+
+def test_recover_removes_a_killed_rsyncs_temp_file_only(tmp_path):
+    """A real rsync killed with SIGKILL mid-file leaves .<name>.XXXXXX beside the file; recover()
+    removes exactly that, not a real file whose name looks the same, nor other files."""
+    if RSYNC is None:
+        pytest.skip("rsync is not installed")
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write(str(src / "sub" / "big"), os.urandom(4 << 20))
+    write(str(src / "sub" / ".small.Ab12Cd"), b"a real file named like a temp file")
+    write(str(src / "sub" / "small"), b"s")
+    os.makedirs(dst / "sub")
+    write(str(dst / "sub" / ".small.Ab12Cd"), b"copied earlier")
+    write(str(dst / "sub" / ".other.Zz99Zz"), b"not a temp file of this partition")
+    entries = [(e.kind, e.size, e.mtime_ns, e.path) for e in Crawl(str(src))]
+    tool = RsyncTool(str(src), str(dst), binary=RSYNC, options=["--bwlimit=256"])
+    lst = tool.prepare([e for e in entries if e[3] == b"sub/big"], str(tmp_path))[0]
+    # its own session: SIGKILL reaches all of rsync's processes at once, as when a host dies
+    # (a receiver that outlives its sender removes the temp file itself)
+    proc = subprocess.Popen(tool.commands(lst, str(tmp_path))[0], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 20
+    temp = []
+    while not temp and time.time() < deadline:
+        temp = [n for n in os.listdir(dst / "sub") if n.startswith(".big.")]
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert temp, "rsync wrote no temp file within 20 s"
+    time.sleep(0.2)
+    assert [n for n in os.listdir(dst / "sub") if n.startswith(".big.")] == temp
+    assert tool.recover(entries) == 1
+    assert sorted(os.listdir(dst / "sub")) == [".other.Zz99Zz", ".small.Ab12Cd"]
+    assert tool.recover(entries) == 0
 
 
 def test_make_tool_from_run_meta(tmp_path):
     binary = tmp_path / "rsync-x"
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
-    tool = make_tool({"tool": "rsync", "source": "/s", "destination": "/d", "run_id": "x",
+    tool = make_tool({"tool": "rsync", "source": "/s", "destination": "/d",
                       "tool_options": ["-H"], "verify": "checksum"}, binary=str(binary))
     assert isinstance(tool, RsyncTool)
     assert tool.binary == str(binary) and tool.options == ["-H"]
@@ -105,7 +128,7 @@ def moved(tmp_path):
     with open(lst, "wb") as handle:
         handle.write(b"".join(e[3] + b"\0" for e in entries))
     dst = str(tmp_path / "dst")
-    tool = RsyncTool(os.fsdecode(src), dst, binary=RSYNC, run_id="t")
+    tool = RsyncTool(os.fsdecode(src), dst, binary=RSYNC)
     for argv in tool.commands(lst, str(tmp_path)):
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     return tool, entries, os.fsdecode(src), dst

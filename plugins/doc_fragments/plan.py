@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    # The one description of a plan's options (spec: module_utils/args_common.PLAN_OPTIONS).
+    DOCUMENTATION = r"""
+options:
+  plan:
+    description:
+      - What the run moves and how. Given to the host that creates (or resumes) the run and
+        crawls its source; the other workers read it from the run directory's C(run.json).
+    type: dict
+    suboptions:
+      source:
+        description: Absolute path of the directory whose contents are moved.
+        type: path
+        required: true
+      destination:
+        description: rclone C(remote:bucket[/prefix]) or, for rsync, an absolute path.
+        type: str
+        required: true
+      tool:
+        description: Transfer tool.
+        type: str
+        choices: [rclone, rsync]
+        required: true
+      engine:
+        description: Crawler. C(native) walks the tree itself; C(fpart) needs the fpart binary on the host.
+        type: str
+        choices: [native, fpart]
+        default: native
+      partition_files:
+        description: Most entries in one partition.
+        type: int
+        default: 2000
+      partition_bytes:
+        description: Most bytes in one partition (a larger single file gets a partition of its own).
+        type: int
+        default: 10737418240
+      excludes:
+        description:
+          - fnmatch patterns. Without C(/) a pattern matches a name at any depth; with C(/) the
+            path relative to the source. A trailing C(/) matches directories only.
+        type: list
+        elements: str
+        default: []
+      tool_options:
+        description: Extra arguments for the transfer tool, one list item per argument.
+        type: list
+        elements: str
+        default: []
+      rclone_config:
+        description: Path of the rclone config file on the workers.
+        type: path
+      transfers:
+        description: rclone C(--transfers) (and C(--checkers)) of each slot.
+        type: int
+        default: 8
+      verify:
+        description:
+          - C(size) compares names and sizes (and mtimes for rsync); C(checksum) also content;
+            C(none) skips verification.
+        type: str
+        choices: [size, checksum, none]
+        default: size
+      symlinks:
+        description:
+          - What rclone does with symlinks. C(links) stores them as C(.rclonelink) objects
+            (restored by C(rclone copy --links)); C(skip) leaves them out and reports them.
+            rsync always keeps them.
+        type: str
+        choices: [links, skip]
+        default: links
+      threads:
+        description:
+          - Threads that list directories ahead of the crawl (native engine), used once the
+            file system proves slow (NFS, Lustre); a fast local file system is walked inline.
+        type: int
+        default: 8
+"""
