@@ -45,7 +45,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.preflight import remove_canary
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import remove_canary
 
 
 def main():
