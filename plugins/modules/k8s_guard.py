@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_guard
+short_description: Delete a run's Job and Secret when the play that created them is gone
+version_added: "0.1.0"
+description:
+  - Started with C(async) and C(poll 0) before the play creates anything in the cluster. Ansible runs
+    no C(rescue)/C(always) when ansible-playbook is interrupted (Ctrl-C, an AWX cancel, a lost
+    controller), so this guard outlives it on the operator host.
+  - While the play watches, M(datamover.fleet.k8s_job_status) touches O(heartbeat). When the
+    heartbeat is older than O(grace) seconds and O(done) does not exist, the guard deletes the
+    Job (with its pods) and the Secret, and exits.
+  - The play's C(always) section writes O(done) (after its own cleanup, or to keep the pods with
+    C(datamover_keep_pods)); the guard then exits without touching anything.
+author: datamover.fleet contributors (@datamover)
+extends_documentation_fragment:
+  - datamover.fleet.run
+requirements:
+  - kubernetes (Python client)
+options:
+  namespace:
+    description: Namespace of the Job and the Secret.
+    type: str
+    required: true
+  job_name:
+    description: The Job to delete.
+    type: str
+    required: true
+  secret_name:
+    description: The Secret to delete.
+    type: str
+  heartbeat:
+    description: File the watch touches; created now (the grace starts now).
+    type: path
+    required: true
+  done:
+    description: File whose presence ends the guard without deleting anything.
+    type: path
+    required: true
+  grace:
+    description: Seconds without a heartbeat before the play counts as gone.
+    type: float
+    default: 120
+  startup:
+    description: Seconds allowed before the watch's first heartbeat (the play creates the Secret and the Job meanwhile).
+    type: float
+    default: 120
+  poll:
+    description: Seconds between checks.
+    type: float
+    default: 2
+  kubeconfig:
+    description: Kubeconfig file (default C(KUBECONFIG), C(~/.kube/config), or in-cluster).
+    type: path
+  context:
+    description: Kubeconfig context.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Kubernetes | guard what the play creates (cleans up if the play is interrupted)
+  datamover.fleet.k8s_guard:
+    shared_dir: /lst/datamover
+    run_id: ckpt-2026-11
+    namespace: datamover
+    job_name: dm-ckpt-2026-11-1a2b3c4d
+    secret_name: dm-ckpt-2026-11-1a2b3c4d-rclone
+    heartbeat: /lst/datamover/ckpt-2026-11/kubernetes/alive
+    done: /lst/datamover/ckpt-2026-11/kubernetes/done
+  async: 604800
+  poll: 0
+"""
+
+RETURN = r"""
+outcome:
+  description: C(released) (the play finished) or C(cleaned) (the play was gone; objects deleted).
+  returned: always
+  type: str
+deleted:
+  description: The objects the guard deleted.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.datamover.fleet.plugins.module_utils import k8s_client as kc
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=run_args(namespace=dict(type="str", required=True),
+                               job_name=dict(type="str", required=True),
+                               secret_name=dict(type="str", no_log=False),
+                               heartbeat=dict(type="path", required=True),
+                               done=dict(type="path", required=True),
+                               grace=dict(type="float", default=120.0),
+                               startup=dict(type="float", default=120.0),
+                               poll=dict(type="float", default=2.0),
+                               **kc.AUTH_ARGS),
+        supports_check_mode=False)
+    if not kc.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"),
+                         exception=kc.KUBERNETES_IMPORT_ERROR)
+    p = module.params
+    for path in (p["heartbeat"], p["done"]):
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    if os.path.exists(p["done"]):
+        os.unlink(p["done"])  # a marker of an earlier execution of the same run
+    with open(p["heartbeat"], "a"):
+        os.utime(p["heartbeat"], None)
+    first = os.stat(p["heartbeat"]).st_mtime
+    while True:
+        if os.path.exists(p["done"]):
+            module.exit_json(changed=False, outcome="released", deleted=[])
+        try:
+            beat = os.stat(p["heartbeat"]).st_mtime
+        except OSError:
+            beat = 0  # the run directory is gone: so is the play
+        # Until the watch's first heartbeat the play is still creating things: allow for that.
+        grace = p["grace"] if beat > first else max(p["grace"], p["startup"])
+        if time.time() - beat > grace:
+            break
+        time.sleep(p["poll"])
+    try:
+        api = kc.api_client(p["kubeconfig"], p["context"])
+        deleted = kc.delete_run_objects(api, p["namespace"], p["job_name"], p["secret_name"])
+    except kc.K8sError as exc:
+        module.fail_json(msg="the play is gone and the guard could not clean up: %s" % exc)
+    module.exit_json(changed=bool(deleted), outcome="cleaned", deleted=deleted)
+
+
+if __name__ == "__main__":
+    main()
