@@ -1,0 +1,109 @@
+"""The watch action plugin's pure parts: the progress line, the worker problems, and its
+argument spec against the module documentation (plugins/modules/watch.py)."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+from ansible_collections.datamover.fleet.plugins.action import watch
+from ansible_collections.datamover.fleet.plugins.action.watch import (
+    progress_line,
+    worker_problems,
+)
+from ansible_collections.datamover.fleet.plugins.doc_fragments.run import ModuleDocFragment
+from ansible_collections.datamover.fleet.plugins.modules import run_status, worker
+from ansible_collections.datamover.fleet.plugins.modules import watch as watch_doc
+
+from tests.unit.helpers import new_run
+from tests.unit.plugins.modules.utils import module_ok
+
+GIB = 1024 ** 3
+
+
+def _status(**kw):
+    st = {"run_id": "ckpt", "plan_complete": True,
+          "parts": {"todo": 3, "claimed": 2, "done": 4, "failed": 1, "total": 10},
+          "files_done": 400, "files_total": 1000, "bytes_done": 4 * GIB, "bytes_total": 10 * GIB,
+          "workers_alive": 2, "workers": []}
+    st.update(kw)
+    return st
+
+
+def test_progress_line_of_a_planned_run():
+    line = progress_line(_status(), rate=GIB, elapsed=3661)
+    assert line == ("[datamover ckpt] 5/10 parts (1 failed) | 400/1000 files | 4.0 GiB/10.0 GiB"
+                    " | 1.0 GiB/s | ETA 0:00:06 | 2 workers | 1:01:01 elapsed")
+
+
+def test_progress_line_while_crawling_has_no_totals_nor_eta():
+    st = _status(plan_complete=False, files_total=None, bytes_total=None,
+                 parts={"todo": 7, "claimed": 0, "done": 0, "failed": 0, "total": 7},
+                 files_done=0, bytes_done=0, workers_alive=1)
+    assert progress_line(st, rate=0.0, elapsed=2) == (
+        "[datamover ckpt] crawling, 7 parts so far | 0 files | 0 B | 0 B/s | 1 workers"
+        " | 0:00:02 elapsed")
+
+
+def test_progress_line_without_rate_has_no_eta():
+    assert "ETA" not in progress_line(_status(), rate=0.0, elapsed=10)
+
+
+@pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
+def test_progress_line_reads_what_run_status_returns(tmp_path):
+    """The contract between run_status's result and the plugin, on a real finished run."""
+    shared, src = str(tmp_path / "shared"), tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    for i in range(6):
+        (src / "d" / ("f%d" % i)).write_bytes(b"y" * 1024)
+    module_ok(worker, dict(shared_dir=shared, run_id="ckpt", host="h1", poll=0.05,
+                           plan=dict(source=str(src), destination=str(tmp_path / "dst"),
+                                     tool="rsync", partition_files=3, threads=2)))
+    st = module_ok(run_status, dict(shared_dir=shared, run_id="ckpt"))
+    parts = st["parts"]["total"]
+    line = progress_line(st, rate=1024.0, elapsed=6)
+    assert line.startswith("[datamover ckpt] %d/%d parts | 6/6 files | 6.0 KiB/6.0 KiB | "
+                           "1.0 KiB/s | ETA 0:00:00 | 0 workers" % (parts, parts))
+    assert worker_problems(st, lease_seconds=120) == []
+
+
+def test_progress_line_of_a_run_just_planned(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(b"z" * 2048)
+    new_run(str(tmp_path / "shared"), "fresh", str(src), str(tmp_path / "dst"))
+    st = module_ok(run_status, dict(shared_dir=str(tmp_path / "shared"), run_id="fresh"))
+    assert progress_line(st, rate=0.0, elapsed=0) == (
+        "[datamover fresh] 0/1 parts | 0/1 files | 0 B/2.0 KiB | 0 B/s | 0 workers"
+        " | 0:00:00 elapsed")
+
+
+def test_worker_problems_names_crashed_and_silent_workers_only():
+    st = _status(workers=[
+        {"host": "w1", "status": "crashed", "error": "OSError: disk full", "age": 1},
+        {"host": "w2", "status": "crashed", "age": 1},
+        {"host": "w3", "status": "running", "age": 500},
+        {"host": "w4", "status": "running", "age": 10},
+        {"host": "w5", "status": "exited", "age": 9999},
+        {"host": "w6", "status": "stopped", "age": 9999},
+    ])
+    assert worker_problems(st, lease_seconds=120) == [
+        "worker on w1 crashed: OSError: disk full",
+        "worker on w2 crashed: see its job",
+        "worker on w3 did not end cleanly: no heartbeat for 500s (host lost?); its partitions "
+        "were taken over by the others",
+    ]
+    assert [p.split(":")[0] for p in worker_problems(st, lease_seconds=1000)] == [
+        "worker on w1 crashed", "worker on w2 crashed"]
+    assert worker_problems(_status(), lease_seconds=120) == []
+
+
+def test_action_arguments_are_the_documented_options():
+    doc = yaml.safe_load(watch_doc.DOCUMENTATION)
+    assert "datamover.fleet.run" in doc["extends_documentation_fragment"]
+    options = dict(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"], **doc["options"])
+    assert sorted(watch.ARGS) == sorted(options)
+    for name, spec in watch.ARGS.items():
+        assert spec["type"] == options[name]["type"], name
+        assert spec.get("default") == options[name].get("default"), name
+        assert bool(spec.get("required")) == bool(options[name].get("required")), name
