@@ -59,11 +59,19 @@ def test_galaxy_build_ships_the_collection_and_not_the_lab(tarball):
         names = set(tar.getnames())
     for must in ["MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml",
                  "playbooks/migrate.yml", "roles/migrate/meta/argument_specs.yml",
-                 "plugins/action/watch.py", "plugins/doc_fragments/run.py"]:
+                 "plugins/action/watch.py", "plugins/doc_fragments/run.py",
+                 "roles/migrate/README.md", "roles/worker_host/meta/argument_specs.yml",
+                 "tests/config.yml", "inventories/workers.ini.example",
+                 "images/worker/Containerfile"]:
         assert must in names, must
     for module in MODULES:
         assert "plugins/modules/%s.py" % module in names
-    assert not [n for n in names if n.startswith((".venv", ".build", "tests/lab", "scripts"))]
+    dev_only = (".venv", ".build", ".ci", "tests/lab", "tests/unit", "tests/integration",
+                "tests/quality", "tests/molecule", "tests/conftest.py", "extensions/molecule",
+                "scripts", "bench", "inventories/local", "Makefile", "pytest.ini",
+                "requirements-dev.txt", "ansible.cfg")
+    assert not [n for n in names if n.startswith(dev_only)]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
 @pytest.mark.parametrize("module", MODULES)
