@@ -125,7 +125,8 @@ def test_check_refuses_a_destination_without_parent(tmp_path, shared, src):
 
 # --- cleanup --------------------------------------------------------------------------------
 def test_cleanup_removes_the_canaries(tmp_path, shared, src):
-    nonce = module_ok(preflight, _args(shared, src, str(tmp_path / "dst"), stage="prepare"))["nonce"]
+    prepared = module_ok(preflight, _args(shared, src, str(tmp_path / "dst"), stage="prepare"))
+    nonce = prepared["nonce"]
     module_ok(preflight, _args(shared, src, str(tmp_path / "dst"), nonce=nonce, hosts=["h1"],
                                host="h1"))
     check = dict(stage="cleanup", shared_dir=shared, run_id="pf1", nonce=nonce,
