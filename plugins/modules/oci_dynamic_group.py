@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oci_dynamic_group
 short_description: Ensure the OCI dynamic group of the transfer (or OKE operator) hosts
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Creates or updates an OCI IAM dynamic group so that instance principals of the worker
     instances can be granted access by policy (the runbook's C(rclone-hosts)).
@@ -54,9 +54,11 @@ options:
     type: str
     default: datamover.fleet transfer hosts (instance principals)
   state:
-    description: C(present) creates or updates; C(absent) deletes.
+    description:
+      - C(present) creates or updates; C(absent) deletes.
+      - C(rendered) only returns the matching rule, without calling OCI (no credentials needed).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, rendered]
     default: present
 attributes:
   check_mode:
@@ -90,7 +92,7 @@ dynamic_group:
            "matching_rule": "ANY {instance.compartment.id = 'ocid1.compartment.oc1..aaaa'}"}
 matching_rule:
   description: The matching rule the module ensured.
-  returned: when state is present
+  returned: when state is present or rendered
   type: str
 """
 
@@ -117,26 +119,29 @@ def main():
                 key=dict(type="str", required=True),
                 value=dict(type="str", required=True))),
             description=dict(type="str", default="datamover.fleet transfer hosts (instance principals)"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
+            state=dict(type="str", default="present", choices=["present", "absent", "rendered"]),
         ),
         mutually_exclusive=[("matching_rule", "instance_compartments"), ("matching_rule", "instance_tags")],
         supports_check_mode=True,
     )
-    if not HAS_OCI:
-        module.fail_json(msg=missing_required_lib("oci"), exception=str(OCI_IMPORT_ERROR))
     p = module.params
     rule = None
-    if p["state"] == "present":
+    if p["state"] != "absent":
         try:
             rule = iam.matching_rule(p["instance_compartments"], p["instance_tags"], p["matching_rule"])
         except ValueError as exc:
             module.fail_json(msg="dynamic group %r: %s" % (p["name"], exc))
+    if p["state"] == "rendered":
+        module.exit_json(changed=False, matching_rule=rule)
+    if not HAS_OCI:
+        module.fail_json(msg=missing_required_lib("oci"), exception=str(OCI_IMPORT_ERROR))
     try:
         session = OciSession(p)
         result = iam.ensure_dynamic_group(session, p["name"], rule, p["description"], p["state"],
                                           module.check_mode)
     except OciAccessError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, code=exc.code, opc_request_id=exc.request_id)
+        module.fail_json(msg=str(exc), status=exc.status, code=exc.code, opc_request_id=exc.request_id,
+                         matching_rule=rule)
     if rule is not None:
         result["matching_rule"] = rule
     module.exit_json(**result)

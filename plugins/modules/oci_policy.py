@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oci_policy
 short_description: Ensure the OCI policy statements the transfer and OKE operator hosts need
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Creates an OCI IAM policy, or adds the statements it lacks (O(purge_statements=false), the
     default), or makes its statements exactly O(statements) (O(purge_statements=true)).
@@ -32,10 +32,47 @@ options:
     type: str
     required: true
   statements:
-    description: Policy statements that must be in the policy.
+    description: Policy statements that must be in the policy, verbatim.
     type: list
     elements: str
     default: []
+  transfer_access:
+    description:
+      - Object Storage access for the transfer hosts' dynamic group, added to O(statements).
+      - Without O(transfer_access.buckets), the runbook's statement
+        C(allow dynamic-group G to manage object-family in compartment C).
+      - With buckets, the least-privilege variant - C(allow dynamic-group G to read buckets in
+        compartment C) and C(allow dynamic-group G to manage objects in compartment C where any
+        {target.bucket.name = 'b1', ...}) - the workers can write only into those buckets.
+    type: dict
+    suboptions:
+      dynamic_group:
+        description: Dynamic group of the transfer hosts.
+        type: str
+        required: true
+      compartment:
+        description: Name (or path, C(a:b)) of the buckets' compartment, as statements spell it.
+        type: str
+        required: true
+      buckets:
+        description: The only buckets the transfer hosts may write (least privilege).
+        type: list
+        elements: str
+        default: []
+  oke_access:
+    description:
+      - OKE access for the operator host's dynamic group, added to O(statements) -
+        C(allow dynamic-group G to manage cluster-family in compartment C).
+    type: dict
+    suboptions:
+      dynamic_group:
+        description: Dynamic group of the OKE operator host.
+        type: str
+        required: true
+      compartment:
+        description: Name (or path) of the cluster's compartment.
+        type: str
+        required: true
   purge_statements:
     description: Remove the statements that are not in O(statements).
     type: bool
@@ -44,9 +81,12 @@ options:
     description: Description of the policy. Default - kept as it is, or a datamover one for a new policy.
     type: str
   state:
-    description: C(present) creates or updates; C(absent) deletes the policy.
+    description:
+      - C(present) creates or updates; C(absent) deletes the policy.
+      - C(rendered) only returns the statements, without calling OCI (no credentials needed) -
+        what to give a tenancy administrator when the caller has no IAM rights.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, rendered]
     default: present
 attributes:
   check_mode:
@@ -65,17 +105,34 @@ EXAMPLES = r"""
     statements:
       - allow dynamic-group rclone-hosts to manage object-family in compartment storage
 
-- name: OCI | least privilege - the workers write only into one bucket
+- name: OCI | least privilege - the workers write only into one bucket; the OKE operator host
   datamover.fleet.oci_policy:
     name: datamover-transfer
     compartment_id: ocid1.compartment.oc1..aaaastorage
     purge_statements: true
-    statements:
-      - allow dynamic-group rclone-hosts to read buckets in compartment storage
-      - allow dynamic-group rclone-hosts to manage objects in compartment storage where any {target.bucket.name = 'ml-checkpoints'}
+    transfer_access:
+      dynamic_group: rclone-hosts
+      compartment: storage
+      buckets: [ml-checkpoints]
+    oke_access:
+      dynamic_group: oke-operator
+      compartment: storage
+
+- name: OCI | the statements for an administrator, without calling OCI
+  datamover.fleet.oci_policy:
+    name: datamover-transfer
+    compartment_id: ocid1.compartment.oc1..aaaastorage
+    transfer_access: {dynamic_group: rclone-hosts, compartment: storage}
+    state: rendered
+  register: statements
 """
 
 RETURN = r"""
+statements:
+  description: The statements the module ensures are in the policy (O(statements) and the accesses).
+  returned: always
+  type: list
+  elements: str
 policy:
   description: The policy as OCI returned it (after the change); in check mode, what it would be.
   returned: when state is present
@@ -112,26 +169,37 @@ def main():
             name=dict(type="str", required=True),
             compartment_id=dict(type="str", required=True),
             statements=dict(type="list", elements="str", default=[]),
+            transfer_access=dict(type="dict", options=dict(
+                dynamic_group=dict(type="str", required=True),
+                compartment=dict(type="str", required=True),
+                buckets=dict(type="list", elements="str", default=[]))),
+            oke_access=dict(type="dict", options=dict(
+                dynamic_group=dict(type="str", required=True),
+                compartment=dict(type="str", required=True))),
             purge_statements=dict(type="bool", default=False),
             description=dict(type="str"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
+            state=dict(type="str", default="present", choices=["present", "absent", "rendered"]),
         ),
-        required_if=[("state", "present", ("statements",))],
         supports_check_mode=True,
     )
-    if not HAS_OCI:
-        module.fail_json(msg=missing_required_lib("oci"), exception=str(OCI_IMPORT_ERROR))
     p = module.params
-    if p["state"] == "present" and not p["statements"]:
-        module.fail_json(msg="policy %r: statements is empty: give the statements it must hold" % p["name"])
+    wanted = iam.wanted_statements(p["statements"], p["transfer_access"], p["oke_access"])
+    if p["state"] != "absent" and not wanted:
+        module.fail_json(msg="policy %r: no statements: give statements, transfer_access or oke_access"
+                             % p["name"], statements=[])
+    if p["state"] == "rendered":
+        module.exit_json(changed=False, statements=wanted, added=[], removed=[])
+    if not HAS_OCI:
+        module.fail_json(msg=missing_required_lib("oci"), exception=str(OCI_IMPORT_ERROR), statements=wanted)
     try:
         session = OciSession(p)
-        result = iam.ensure_policy(session, p["compartment_id"], p["name"], p["statements"],
+        result = iam.ensure_policy(session, p["compartment_id"], p["name"], wanted,
                                    p["description"], purge=p["purge_statements"], state=p["state"],
                                    check_mode=module.check_mode, new_description=NEW_DESCRIPTION)
     except OciAccessError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, code=exc.code, opc_request_id=exc.request_id)
-    module.exit_json(**result)
+        module.fail_json(msg=str(exc), status=exc.status, code=exc.code, opc_request_id=exc.request_id,
+                         statements=wanted)
+    module.exit_json(statements=wanted, **result)
 
 
 if __name__ == "__main__":

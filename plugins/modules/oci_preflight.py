@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oci_preflight
 short_description: Check that this host can write to an OCI bucket (instance principal preflight)
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Run on each worker before a migration to OCI Object Storage. In order - the host's identity
     (instance principal, or a config file), the Object Storage namespace, the bucket, and a probe
@@ -58,6 +58,7 @@ attributes:
     description: Reads only; reports whether the bucket would be created.
   diff_mode:
     support: none
+    description: Nothing to show - the only change it can make is creating the bucket.
 """
 
 EXAMPLES = r"""

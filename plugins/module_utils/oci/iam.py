@@ -60,6 +60,17 @@ def oke_statements(dynamic_group, compartment):
     return ["allow dynamic-group %s to manage cluster-family in compartment %s" % (dynamic_group, compartment)]
 
 
+def wanted_statements(statements=(), transfer_access=None, oke_access=None):
+    """The statements given verbatim, then those the runbook's accesses need."""
+    out = list(statements or [])
+    if transfer_access:
+        out += transfer_statements(transfer_access["dynamic_group"], transfer_access["compartment"],
+                                   transfer_access.get("buckets") or [])
+    if oke_access:
+        out += oke_statements(oke_access["dynamic_group"], oke_access["compartment"])
+    return out
+
+
 def normalize(text):
     """Equal for OCI: whitespace runs and keyword case do not matter; quoted names keep their case."""
     parts = _QUOTED.split(" ".join(text.split()))

@@ -139,3 +139,32 @@ def test_missing_config_file_is_one_clear_message(fake, tmp_path):
     assert result["failed"]
     assert result["msg"] == ("OCI config file %s does not exist: create it (oci setup config) or use "
                              "auth_type=instance_principal on an OCI instance" % (tmp_path / "nope"))
+
+
+def test_policy_from_accesses_least_privilege_and_oke(fake):
+    params = fake.module_params(name="datamover-transfer", compartment_id=STORAGE,
+                                transfer_access={"dynamic_group": "rclone-hosts", "compartment": "storage",
+                                                 "buckets": ["ml-checkpoints"]},
+                                oke_access={"dynamic_group": "oke-operator", "compartment": "storage"})
+    result = run_module(oci_policy, params)
+    want = ["allow dynamic-group rclone-hosts to read buckets in compartment storage",
+            "allow dynamic-group rclone-hosts to manage objects in compartment storage "
+            "where any {target.bucket.name = 'ml-checkpoints'}", OKE]
+    assert result["changed"] is True and result["statements"] == want
+    assert list(fake.server.policies.values())[0]["statements"] == want
+
+
+def test_rendered_calls_no_oci(fake, tmp_path):
+    params = dict(policy(fake, [], transfer_access={"dynamic_group": "rclone-hosts", "compartment": "storage"}),
+                  state="rendered", config_file=str(tmp_path / "no-such-config"))
+    result = run_module(oci_policy, params)
+    assert result == {"changed": False, "statements": [BROAD], "added": [], "removed": []}
+    rule = run_module(oci_dynamic_group, dict(group(fake, instance_compartments=[WORKERS]), state="rendered"))
+    assert rule == {"changed": False, "matching_rule": "ANY {instance.compartment.id = '%s'}" % WORKERS}
+    assert fake.server.requests == []
+
+
+def test_failure_still_returns_the_statements(fake):
+    fake.server.fail("GET", "/policies$", 403, "NotAllowed")
+    result = run_module(oci_policy, policy(fake, [BROAD]))
+    assert result["failed"] and result["statements"] == [BROAD]

@@ -1,0 +1,78 @@
+"""playbooks/oci_access.yml (role datamover.fleet.oci_access) through ansible-runner, the real
+modules and the real oci SDK against a FAKE OCI Identity server (tests/lab/fake_oci.py):
+create, no change on the second run, drift repaired with a diff in check mode first, and the
+statements printed for an administrator when the caller has no IAM rights."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import COLLECTIONS, ROOT, VENV_BIN
+from tests.lab.fake_oci import FakeOciAccount
+
+STORAGE = "ocid1.compartment.oc1..storage"
+WORKERS = "ocid1.compartment.oc1..workers"
+OPERATORS = "ocid1.compartment.oc1..operators"
+
+
+@pytest.fixture
+def fake(tmp_path):
+    account = FakeOciAccount(tmp_path)
+    yield account
+    account.stop()
+
+
+def play(tmp_path, fake, name, cmdline=None, **extra):
+    import ansible_runner
+    private = tmp_path / name
+    private.mkdir()
+    extravars = {"oci_access_policy_compartment_id": STORAGE, "oci_access_config_file": fake.key["config"],
+                 "oci_access_endpoint": fake.server.endpoint, "oci_access_instance_compartments": [WORKERS],
+                 "oci_access_buckets": ["ml-checkpoints"], "oci_access_oke_dynamic_group": "oke-operator",
+                 "oci_access_oke_instance_compartments": [OPERATORS]}
+    extravars.update(extra)
+    env = {"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+           "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""), "ANSIBLE_NOCOLOR": "1"}
+    runner = ansible_runner.run(private_data_dir=str(private), project_dir=ROOT,
+                                playbook=os.path.join(ROOT, "playbooks", "oci_access.yml"),
+                                inventory="localhost,", extravars=extravars, envvars=env, quiet=True,
+                                cmdline=cmdline, timeout=300)
+    return runner, runner.stdout.read()
+
+
+def test_oci_access_create_idempotent_drift_and_no_rights(tmp_path, fake):
+    runner, out = play(tmp_path, fake, "first")
+    assert runner.rc == 0, out[-4000:]
+    groups = {g["name"]: g["matchingRule"] for g in fake.server.dynamic_groups.values()}
+    assert groups == {"rclone-hosts": "ANY {instance.compartment.id = '%s'}" % WORKERS,
+                      "oke-operator": "ANY {instance.compartment.id = '%s'}" % OPERATORS}
+    (policy,) = fake.server.policies.values()
+    assert policy["compartmentId"] == STORAGE and policy["statements"] == [
+        "allow dynamic-group rclone-hosts to read buckets in compartment storage",
+        "allow dynamic-group rclone-hosts to manage objects in compartment storage "
+        "where any {target.bucket.name = 'ml-checkpoints'}",
+        "allow dynamic-group oke-operator to manage cluster-family in compartment storage"]
+
+    runner, out = play(tmp_path, fake, "second")
+    assert runner.rc == 0 and "changed=0" in out, out[-3000:]
+    writes = [r for r in fake.server.requests if r[0] != "GET"]
+    assert len(writes) == 3  # two groups and the policy, created once
+
+    policy["statements"] = policy["statements"][:1]  # someone removed statements by hand
+    runner, out = play(tmp_path, fake, "check", cmdline="--check --diff")
+    assert runner.rc == 0 and "changed=1" in out, out[-3000:]
+    assert ('+        "allow dynamic-group oke-operator to manage cluster-family in compartment storage"'
+            in out.splitlines())
+    assert len(policy["statements"]) == 1  # check mode wrote nothing
+    runner, out = play(tmp_path, fake, "repair")
+    assert runner.rc == 0 and len(policy["statements"]) == 3
+
+    fake.server.fail("GET", "/dynamicGroups$", 404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found")
+    runner, out = play(tmp_path, fake, "no-rights", oci_access_required=False)
+    assert runner.rc == 0, out[-3000:]
+    assert "OCI IAM was not changed: looking up dynamic group 'rclone-hosts'" in out
+    assert "allow dynamic-group rclone-hosts to read buckets in compartment storage" in out
+    assert "Dynamic group rclone-hosts, matching rule: ANY {instance.compartment.id = '%s'}" % WORKERS in out
+    runner, out = play(tmp_path, fake, "no-rights-required")
+    assert runner.rc != 0 and "a tenancy administrator" in out
