@@ -116,7 +116,7 @@ def main():
             instance_compartments=dict(type="list", elements="str", default=[]),
             instance_tags=dict(type="list", elements="dict", default=[], options=dict(
                 namespace=dict(type="str", required=True),
-                key=dict(type="str", required=True),
+                key=dict(type="str", required=True, no_log=False),  # a tag key, not a secret
                 value=dict(type="str", required=True))),
             description=dict(type="str", default="datamover.fleet transfer hosts (instance principals)"),
             state=dict(type="str", default="present", choices=["present", "absent", "rendered"]),

@@ -23,11 +23,11 @@ def fake(tmp_path):
     account.stop()
 
 
-def play(tmp_path, fake, name, cmdline=None, **extra):
+def play(tmp_path, fake, name, cmdline=None, playbook="oci_access.yml", inventory="localhost,", **extra):
     import ansible_runner
     private = tmp_path / name
     private.mkdir()
-    extravars = {"oci_access_policy_compartment_id": STORAGE, "oci_access_config_file": fake.key["config"],
+    extravars = {} if playbook != "oci_access.yml" else {"oci_access_policy_compartment_id": STORAGE, "oci_access_config_file": fake.key["config"],
                  "oci_access_endpoint": fake.server.endpoint, "oci_access_instance_compartments": [WORKERS],
                  "oci_access_buckets": ["ml-checkpoints"], "oci_access_oke_dynamic_group": "oke-operator",
                  "oci_access_oke_instance_compartments": [OPERATORS]}
@@ -35,8 +35,8 @@ def play(tmp_path, fake, name, cmdline=None, **extra):
     env = {"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
            "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""), "ANSIBLE_NOCOLOR": "1"}
     runner = ansible_runner.run(private_data_dir=str(private), project_dir=ROOT,
-                                playbook=os.path.join(ROOT, "playbooks", "oci_access.yml"),
-                                inventory="localhost,", extravars=extravars, envvars=env, quiet=True,
+                                playbook=os.path.join(ROOT, "playbooks", playbook),
+                                inventory=inventory, extravars=extravars, envvars=env, quiet=True,
                                 cmdline=cmdline, timeout=300)
     return runner, runner.stdout.read()
 
@@ -76,3 +76,20 @@ def test_oci_access_create_idempotent_drift_and_no_rights(tmp_path, fake):
     assert "Dynamic group rclone-hosts, matching rule: ANY {instance.compartment.id = '%s'}" % WORKERS in out
     runner, out = play(tmp_path, fake, "no-rights-required")
     assert runner.rc != 0 and "a tenancy administrator" in out
+
+
+def test_oci_preflight_playbook_on_every_worker(tmp_path, fake):
+    """playbooks/oci_preflight.yml on inventories/local (two workers), config-file auth to the fake."""
+    fake.server.add_bucket("ml-checkpoints", STORAGE)
+    common = {"oci_preflight_bucket": "ml-checkpoints", "oci_preflight_auth_type": "config_file",
+              "oci_preflight_config_file": fake.key["config"], "oci_preflight_endpoint": fake.server.endpoint,
+              "oci_preflight_python": os.path.join(VENV_BIN, "python"), "oci_preflight_namespace": "fakens"}
+    local = os.path.join(ROOT, "inventories", "local")
+    runner, out = play(tmp_path, fake, "preflight", playbook="oci_preflight.yml", inventory=local, **common)
+    assert runner.rc == 0, out[-3000:]
+    puts = [p for m, p in fake.server.requests if m == "PUT"]
+    assert len(puts) == 2 and fake.server.buckets["ml-checkpoints"]["objects"] == {}
+    runner, out = play(tmp_path, fake, "preflight-missing", playbook="oci_preflight.yml", inventory=local,
+                       **dict(common, oci_preflight_bucket="nope", oci_preflight_compartment_id=STORAGE))
+    assert runner.rc != 0
+    assert "bucket 'nope' does not exist in compartment %s, region eu-frankfurt-1" % STORAGE in out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.oci.errors import OciAccessError
 
@@ -27,7 +28,9 @@ NAMESPACE_HINTS = {
 
 
 def probe_name(prefix):
-    return "%s.datamover-preflight.%s.%d" % (prefix, socket.gethostname(), int(time.time() * 1000))
+    # Unique per call: several workers may share a hostname (one machine, pods) and a millisecond.
+    return "%s.datamover-preflight.%s.%d.%s" % (prefix, socket.gethostname(), int(time.time()),
+                                                uuid.uuid4().hex[:12])
 
 
 def _policy_statement(dynamic_group, what, compartment, bucket=None):
