@@ -93,3 +93,56 @@ def test_oci_preflight_playbook_on_every_worker(tmp_path, fake):
                        **dict(common, oci_preflight_bucket="nope", oci_preflight_compartment_id=STORAGE))
     assert runner.rc != 0
     assert "bucket 'nope' does not exist in compartment %s, region eu-frankfurt-1" % STORAGE in out
+
+
+def test_instance_principal_role_manages_iam_when_asked(tmp_path, fake):
+    """datamover.fleet.instance_principal with instance_principal_manage_iam: the dynamic group and
+    the policy are created through oci_access; without IAM rights the statements are printed and
+    the play goes on."""
+    book = tmp_path / "ip.yml"
+    book.write_text("""
+- name: Instance principal with IAM
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: datamover.fleet.instance_principal
+      vars:
+        instance_principal_namespace: fakens
+        instance_principal_compartment: %s
+        instance_principal_instances_compartment: %s
+        instance_principal_region: eu-frankfurt-1
+        instance_principal_buckets: [ml-checkpoints]
+        instance_principal_rclone_config_path: %s/rclone.conf
+        instance_principal_oci_cli_auth_shell_file: %s/bashrc
+        instance_principal_manage_iam: true
+        instance_principal_iam_config_file: %s
+""" % (STORAGE, WORKERS, tmp_path, tmp_path, fake.key["config"]))
+    import ansible_runner
+    env = {"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+           "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""), "ANSIBLE_NOCOLOR": "1"}
+
+    def run(name):
+        private = tmp_path / name
+        private.mkdir()
+        runner = ansible_runner.run(private_data_dir=str(private), project_dir=ROOT, playbook=str(book),
+                                    inventory="localhost ansible_connection=local ansible_python_interpreter=%s"
+                                    % os.path.join(VENV_BIN, "python"),
+                                    extravars={"oci_access_endpoint": fake.server.endpoint}, envvars=env,
+                                    quiet=True, timeout=300)
+        return runner, runner.stdout.read()
+
+    runner, out = run("iam")
+    assert runner.rc == 0, out[-3000:]
+    assert [(g["name"], g["matchingRule"]) for g in fake.server.dynamic_groups.values()] == [
+        ("rclone-hosts", "ANY {instance.compartment.id = '%s'}" % WORKERS)]
+    (policy,) = fake.server.policies.values()
+    assert policy["statements"][0] == "allow dynamic-group rclone-hosts to read buckets in compartment storage"
+    assert "OCI IAM was not changed" not in out
+
+    fake.server.fail("POST", "/policies$", 403, "NotAllowed")
+    fake.server.fail("PUT", "/policies/", 403, "NotAllowed")
+    policy["statements"] = []
+    runner, out = run("no-rights")
+    assert runner.rc == 0, out[-3000:]
+    assert "OCI IAM was not changed: updating the statements of policy 'datamover-transfer' failed: OCI answered 403" in out
+    assert "where any {target.bucket.name = 'ml-checkpoints'}" in out
