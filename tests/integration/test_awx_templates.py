@@ -13,7 +13,7 @@ import os
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_playbook
+from tests.conftest import COLLECTIONS, ROOT, VENV_BIN, run_playbook
 from tests.lab.fake_awx import TOKEN, FakeAwx
 
 ARGSPEC = os.path.join(ROOT, "roles", "migrate", "meta", "argument_specs.yml")
@@ -122,7 +122,7 @@ def awx():
     fake.stop()
 
 
-def _configure(tmp_path, awx, name, **extra):
+def _configure(tmp_path, awx, name, cmdline=None, **extra):
     extravars = {"awx_templates_scm_url": "https://git.example.invalid/storage/datamover.git",
                  "awx_templates_ee_image": "registry.example.invalid/datamover-ee:0.1.0",
                  "awx_templates_inventory": "datamover workers",
@@ -130,8 +130,19 @@ def _configure(tmp_path, awx, name, **extra):
                  "awx_templates_shared_dir": "/lst/datamover"}
     extravars.update(extra)
     env = {"CONTROLLER_HOST": awx.url, "CONTROLLER_OAUTH_TOKEN": TOKEN, "CONTROLLER_VERIFY_SSL": "false"}
-    return run_playbook(tmp_path, extravars, playbook="playbooks/awx_templates.yml", envvars=env,
-                        inventory="localhost,", name=name)
+    if cmdline is None:
+        return run_playbook(tmp_path, extravars, playbook="playbooks/awx_templates.yml", envvars=env,
+                            inventory="localhost,", name=name)
+    import ansible_runner
+    private = tmp_path / name
+    private.mkdir()
+    env.update({"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+                "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""), "ANSIBLE_NOCOLOR": "1"})
+    runner = ansible_runner.run(private_data_dir=str(private), project_dir=ROOT, inventory="localhost,",
+                                playbook=os.path.join(ROOT, "playbooks", "awx_templates.yml"),
+                                extravars=extravars, envvars=env, cmdline=cmdline, quiet=True, timeout=300)
+    runner.stdout_text = runner.stdout.read()
+    return runner
 
 
 def test_templates_against_a_fake_awx(tmp_path, awx):
@@ -174,6 +185,8 @@ def test_templates_against_a_fake_awx(tmp_path, awx):
     second = _configure(tmp_path, awx, "second")
     assert second.rc == 0, second.stdout[-4000:]
     assert "changed=0" in second.stdout and awx.writes == writes
+    checked = _configure(tmp_path, awx, "second-check", cmdline="--check")
+    assert checked.rc == 0 and "changed=0" in checked.stdout_text and awx.writes == writes
 
     # An rclone credential goes to migrate and resume only.
     rclone = awx.add("credentials", name="oci keys", credential_type=kind["id"], organization=1,
@@ -190,3 +203,11 @@ def test_unknown_inventory_fails_with_awx_message(tmp_path, awx):
     run = _configure(tmp_path, awx, "bad", awx_templates_inventory="nope")
     assert run.rc != 0
     assert "returned 0 items, expected 1" in run.stdout
+
+
+def test_check_mode_writes_nothing(tmp_path, awx):
+    before = {k: dict(v) for k, v in awx.store.items()}
+    run = _configure(tmp_path, awx, "check", cmdline="--check")
+    assert run.rc == 0, run.stdout_text[-4000:]
+    assert "changed=" in run.stdout_text and "changed=0" not in run.stdout_text
+    assert awx.writes == [] and {k: dict(v) for k, v in awx.store.items()} == before
