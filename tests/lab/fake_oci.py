@@ -13,19 +13,29 @@ bodies must match their x-content-sha256. Errors are answered the way OCI answer
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import itertools
 import json
 import re
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 IDENTITY = "/20160918"
+METADATA = "/opc/v2/"
+FEDERATION = "/v1/x509"
+
+
+class Raw(bytes):
+    """A response body sent as it is (the metadata service answers text and PEM, not JSON)."""
 _ids = itertools.count(1)
 
 
@@ -53,9 +63,9 @@ class FakeOci:
     """State: dynamic groups, policies, buckets and objects of one tenancy and namespace."""
 
     def __init__(self, key_id, public_key, namespace="fakens"):
-        self.key_id = key_id
-        self.public_key = public_key
+        self.keys = {key_id: public_key}  # keyId -> public key the signature must verify with
         self.namespace = namespace
+        self.instance = None  # a FakeInstanceIdentity once instance principals are served
         self.dynamic_groups = {}
         self.policies = {}
         self.buckets = {}  # name -> bucket dict; objects under "objects"
@@ -120,6 +130,10 @@ class FakeOci:
 
     def _route(self, method, path, query, body):
         q = {k: v[0] for k, v in query.items()}
+        if path == FEDERATION and method == "POST" and self.instance is not None:
+            token, session_key = self.instance.token(body)
+            self.keys["ST$" + token] = session_key
+            return 200, {"token": token}
         for prefix, store, make, update in (
                 (IDENTITY + "/dynamicGroups", self.dynamic_groups, _new_dynamic_group,
                  ("description", "matchingRule")),
@@ -216,6 +230,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
+        if url.path.startswith(METADATA) and fake.instance is not None:
+            status, payload = fake.instance.metadata(url.path, self.headers.get("authorization"))
+            return self._answer(status, payload)
         problem = self._signature_problem(raw)
         if problem:
             status, payload = 401, {"code": "NotAuthenticated", "message": "fake OCI: " + problem}
@@ -234,10 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
         params = dict(re.findall(r'(\w+)="([^"]*)"', auth))
         if not auth.startswith("Signature ") or params.get("algorithm") != "rsa-sha256":
             return "request is not signed"
-        if params.get("keyId") != self.server_fake.key_id:
+        public_key = self.server_fake.keys.get(params.get("keyId"))
+        if public_key is None:
             return "unknown keyId %s" % params.get("keyId")
         names = params["headers"].split(" ")
-        required = ["date", "(request-target)", "host"]
+        required = ["date", "(request-target)"] + ([] if self.path == FEDERATION else ["host"])
         if self.command in ("POST", "PUT") and not self.path.startswith("/n/"):
             required += ["content-length", "content-type", "x-content-sha256"]
         if [n for n in required if n not in names]:
@@ -253,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 lines.append("%s: %s" % (name, self.headers.get(name)))
         try:
-            self.server_fake.public_key.verify(base64.b64decode(params["signature"]),
+            public_key.verify(base64.b64decode(params["signature"]),
                                                "\n".join(lines).encode(), padding.PKCS1v15(),
                                                hashes.SHA256())
         except Exception:  # noqa: BLE001 - any failure to verify is a bad signature
@@ -261,7 +279,10 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _answer(self, status, payload):
-        data = b"" if payload is None or payload == b"" else json.dumps(payload).encode()
+        if isinstance(payload, Raw):
+            data = bytes(payload)
+        else:
+            data = b"" if payload is None or payload == b"" else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("opc-request-id", "fake-" + uuid.uuid4().hex[:12])
         if data:
@@ -276,6 +297,66 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
 
+class FakeInstanceIdentity:
+    """The instance metadata service (IMDS v2: region, leaf certificate and key, intermediate)
+    and the auth service's X.509 federation, for ONE fake instance: what the SDK's
+    InstancePrincipalsSecurityTokenSigner uses to get a session token. The leaf certificate
+    carries the tenancy in its subject (OU=opc-tenant:...), as the SDK expects; the federation
+    request must be signed with the leaf key; the token is a JWT (not signed: the SDK does not
+    verify it) whose session key, sent by the SDK, signs every later request."""
+
+    def __init__(self, tenancy, region="eu-frankfurt-1", instance="ocid1.instance.oc1..fakeinstance"):
+        self.tenancy, self.region, self.instance = tenancy, region, instance
+        self.tokens = 0
+        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake OCI intermediate")])
+        self.intermediate = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+                             .public_key(ca_key.public_key()).serial_number(1)
+                             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                             .sign(ca_key, hashes.SHA256()))
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, instance),
+                             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "opc-certtype:instance"),
+                             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "opc-tenant:" + tenancy)])
+        self.leaf = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
+                     .public_key(self.leaf_key.public_key()).serial_number(2)
+                     .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                     .sign(ca_key, hashes.SHA256()))
+        fingerprint = ":".join("%02X" % b for b in self.leaf.fingerprint(hashes.SHA1()))  # noqa: S303 (the SDK's)
+        self.key_id = "%s/fed-x509/%s" % (tenancy, fingerprint)
+
+    def metadata(self, path, authorization):
+        if authorization != "Bearer Oracle":  # IMDS v2 refuses requests without it
+            return 401, {"code": "NotAuthenticated", "message": "IMDS v2 needs Authorization: Bearer Oracle"}
+        pem = serialization.Encoding.PEM
+        answers = {
+            "instance/region": self.region.encode(),
+            "identity/cert.pem": self.leaf.public_bytes(pem),
+            "identity/intermediate.pem": self.intermediate.public_bytes(pem),
+            "identity/key.pem": self.leaf_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
+                                                            serialization.NoEncryption()),
+        }
+        found = answers.get(path[len(METADATA):])
+        return (200, Raw(found)) if found is not None else (404, {"code": "NotFound", "message": path})
+
+    def token(self, body):
+        """A session token for the session public key in a federation request."""
+        leaf = base64.b64decode(body["certificate"])
+        if leaf != self.leaf.public_bytes(serialization.Encoding.DER):
+            raise ValueError("federation request for another certificate")
+        session_key = serialization.load_der_public_key(base64.b64decode(body["publicKey"]))
+        self.tokens += 1
+        now = int(time.time())
+        claims = {"sub": self.instance, "tenant": self.tenancy, "iat": now, "exp": now + 3600,
+                  "jti": uuid.uuid4().hex}
+
+        def part(obj):
+            return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+        return "%s.%s.%s" % (part({"alg": "RS256", "typ": "JWT"}), part(claims), part("fake")), session_key
+
+
 class FakeOciAccount(object):
     """A fake OCI server and an API key + config file it accepts: ``module_params()`` are the
     auth options a module needs to talk to it with the real SDK."""
@@ -284,6 +365,13 @@ class FakeOciAccount(object):
         self.key = new_api_key(directory)
         self.server = FakeOci(self.key["key_id"], self.key["public_key"], namespace=namespace).start()
         self.tenancy = self.key["tenancy"]
+
+    def serve_instance_principal(self):
+        """Also act as this instance's metadata service and the auth service's federation."""
+        identity = FakeInstanceIdentity(self.tenancy, region=self.key["region"])
+        self.server.instance = identity
+        self.server.keys[identity.key_id] = identity.leaf.public_key()
+        return identity
 
     def module_params(self, **extra):
         params = {"auth_type": "config_file", "config_file": self.key["config"],

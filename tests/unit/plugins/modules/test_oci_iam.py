@@ -127,7 +127,8 @@ def test_a_bad_signature_is_refused_by_the_fake(fake, tmp_path):
     other.mkdir()
     wrong = new_api_key(other)
     params = dict(policy(fake, [BROAD]), config_file=wrong["config"])
-    fake.server.key_id = wrong["key_id"]  # the right key id, signed with a key the server does not hold
+    # a keyId the server knows, signed with a key it does not hold
+    fake.server.keys[wrong["key_id"]] = fake.key["public_key"]
     result = run_module(oci_policy, params)
     assert result["failed"] and result["status"] == 401
     assert "signature does not verify" in result["msg"]

@@ -125,3 +125,29 @@ def test_not_on_oci_fails_fast(fake, monkeypatch):
     assert "this host is not an OCI instance" in result["msg"]
     assert time.monotonic() - started < 40
     assert fake.server.requests == []
+
+
+def test_instance_principal_end_to_end(fake, monkeypatch):
+    """The SDK's own instance-principal flow: certificate and key from the (fake) metadata service,
+    a session token from the (fake) federation endpoint, every request then signed with the
+    session key (ST$<token>), which the fake verifies. The SDK takes the federation endpoint only
+    as an argument (by default it is the region's auth service): the test hands it in."""
+    import oci
+
+    identity = fake.serve_instance_principal()
+    fake.server.add_bucket("ml-checkpoints", STORAGE)
+    monkeypatch.setenv("OCI_METADATA_BASE_URL", fake.server.endpoint + "/opc/v2")
+    original = oci.auth.signers.InstancePrincipalsSecurityTokenSigner
+
+    class FederatedHere(original):
+        def __init__(self, **kwargs):
+            super().__init__(federation_endpoint=fake.server.endpoint + "/v1/x509", **kwargs)
+
+    monkeypatch.setattr(oci.auth.signers, "InstancePrincipalsSecurityTokenSigner", FederatedHere)
+    result = run_module(oci_preflight, {"auth_type": "instance_principal", "endpoint": fake.server.endpoint,
+                                        "bucket": "ml-checkpoints", "namespace": "fakens"})
+    assert "failed" not in result, result
+    assert result["region"] == "eu-frankfurt-1" and result["probe"] == "written and deleted"
+    assert identity.tokens == 1
+    assert [k for k in fake.server.keys if k.startswith("ST$")]  # the session key signed the calls
+    assert ("POST", "/v1/x509") in fake.server.requests
