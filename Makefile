@@ -7,7 +7,7 @@ COLL_LINK := .build/collections/ansible_collections/datamover/fleet
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 
-.PHONY: venv system-deps demo test unit integration lint sanity build clean bench
+.PHONY: venv system-deps demo test unit integration lint sanity build clean bench ee
 
 venv: $(VENV)/.stamp $(COLL_LINK)
 
@@ -63,3 +63,11 @@ clean:
 .PHONY: molecule
 molecule: venv system-deps
 	$(VENV)/bin/molecule test --all
+
+# The AWX/AAP execution environment's build context (offline): the collection tarball, then
+# ansible-builder. Build the image with: podman build -f .build/ee/Containerfile .build/ee
+ee: venv
+	mkdir -p .build/ee-files
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path .build/ee-files .
+	mv -f .build/ee-files/datamover-fleet-*.tar.gz .build/ee-files/datamover-fleet.tar.gz
+	$(VENV)/bin/ansible-builder create -f execution-environment.yml -c .build/ee

@@ -322,6 +322,7 @@ def bench_claims(parts=100000, claims=1000):
 
 
 def bench_first_byte(tree_name="t4"):
+    from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
     """Live mode on T4: seconds from the start of the worker process to the first file at the
     destination, while the crawl of 1,000,000 entries is still running."""
     src = ensure_tree(tree_name)
@@ -341,9 +342,9 @@ def bench_first_byte(tree_name="t4"):
     plan_done = None
     try:
         while time.perf_counter() - t0 < 60:
-            if first is None and os.path.isdir(os.path.join(dst, "g00")):
+            if first is None and os.path.exists(os.path.join(dst, "g00", "d0000", "e00000")):
                 first = time.perf_counter() - t0
-                open(os.path.join(shared, "f", "STOP"), "w").close()  # enough: stop the run
+                RunDir(shared, "f").request_stop()  # the point is made: stop the run
             if os.path.exists(os.path.join(shared, "f", "plan.json")):
                 plan_done = time.perf_counter() - t0
                 break

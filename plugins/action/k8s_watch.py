@@ -25,7 +25,7 @@ ARGS = dict(
     run_id=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     job_name=dict(type="str", required=True),
-    heartbeat=dict(type="path"),
+    heartbeat=dict(type="bool", default=False),
     plan_jid=dict(type="str"),
     report=dict(type="bool", default=False),
     started=dict(type="float"),

@@ -4,6 +4,8 @@
 """Argument specs shared by the modules, documented once in doc_fragments/run.py and plan.py."""
 from __future__ import annotations
 
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
+
 RUN_ARGS = dict(
     shared_dir=dict(type="path", required=True),
     run_id=dict(type="str", required=True),
@@ -14,7 +16,7 @@ RUN_ARGS = dict(
 PLAN_OPTIONS = dict(
     source=dict(type="path", required=True),
     destination=dict(type="str", required=True),
-    tool=dict(type="str", required=True, choices=["rclone", "rsync"]),
+    tool=dict(type="str", required=True, choices=sorted(TOOLS)),
     engine=dict(type="str", default="native", choices=["native", "fpart"]),
     partition_files=dict(type="int", default=2000),
     partition_bytes=dict(type="int", default=10 * 1024 ** 3),

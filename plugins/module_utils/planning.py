@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_OPTIONS
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.partitioner import plan_native
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
 __all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
 
-META_KEYS = ("source", "destination", "tool", "tool_options", "rclone_config", "verify",
-             "symlinks", "excludes", "transfers")
+# Options that shape only the crawl (kept under run.json's "partitioning"); every other plan
+# option is recorded in run.json for the workers, so a new option is declared in one place.
+PLANNING_KEYS = ("engine", "partition_files", "partition_bytes", "threads")
+META_KEYS = tuple(k for k in PLAN_OPTIONS if k not in PLANNING_KEYS)
 
 
 def run_meta(params):

@@ -16,6 +16,7 @@ This module owns the layout: no other file names a file of it. Layout (all under
     workers/<host>.json      each worker's heartbeat and totals
     logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log
     tmp/                     per-claim work directories, clock files
+    kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release
     report.json, report.md
 
 and, in the shared dir itself, the preflight canaries ``.datamover-canary-<nonce>[-<host>]``.
@@ -283,6 +284,12 @@ class RunDir:
 
     def request_stop(self, reason="stop requested"):
         atomic_write_json(self.p("STOP"), {"reason": reason, "time": time.time()})
+
+    # the Kubernetes executor's guard -----------------------------------------------------
+    def guard_paths(self):
+        """(heartbeat, done): the watch touches the first; the play's cleanup writes the
+        second; the guard deletes the Job when the first goes stale without the second."""
+        return self.p("kubernetes", "alive"), self.p("kubernetes", "done")
 
     # report ------------------------------------------------------------------------------
     def report_paths(self):

@@ -143,40 +143,81 @@ class Worker:
         # Idle slots look again soon, then less often: the first partitions of a live plan are
         # published milliseconds after the slots start, the last ones may take a long crawl.
         idle = 0.02
-        while not self._stop.is_set() and not self.rundir.stop_requested():
-            lease = self.state.claim_next(make_token(self.host, slot))
-            if lease is not None:
-                self._process(lease)
-                idle = 0.02
-                continue
-            if self.rundir.plan_complete():
-                requeued = self.state.reap_stale(self.lease_seconds, local_host=self.host)
-                if requeued:
-                    with self._lock:
-                        self.totals["requeued_stale"] += len(requeued)
+        behind = None  # the previous partition, being verified while this slot moves on
+        try:
+            while not self._stop.is_set() and not self.rundir.stop_requested():
+                lease = self.state.claim_next(make_token(self.host, slot))
+                if lease is not None:
+                    behind = self._process(lease, behind)
+                    idle = 0.02
                     continue
-                if self.state.unsettled() == (0, 0):
-                    return
-            elif self.rundir.plan_failed() is not None:
-                return  # planning failed: nothing more will come
-            self._stop.wait(min(idle, self.poll))
-            idle *= 2
+                if behind is not None:
+                    behind.join()  # its retries may give work back; and it settles the part
+                    behind = None
+                    continue
+                if self.rundir.plan_complete():
+                    requeued = self.state.reap_stale(self.lease_seconds, local_host=self.host)
+                    if requeued:
+                        with self._lock:
+                            self.totals["requeued_stale"] += len(requeued)
+                        continue
+                    if self.state.unsettled() == (0, 0):
+                        return
+                elif self.rundir.plan_failed() is not None:
+                    return  # planning failed: nothing more will come
+                self._stop.wait(min(idle, self.poll))
+                idle *= 2
+        finally:
+            if behind is not None:
+                behind.join()
 
     # --- one partition --------------------------------------------------------------------
-    def _process(self, lease):
+    def _process(self, lease, behind):
+        """Move one partition, then hand its verification to a thread and return it.
+
+        The slot's next transfer starts while this one is verified (a listing of the object
+        store costs round trips; lstat of 2,048 files costs a core's milliseconds): one
+        transfer per slot at a time, and no idle gap between them. At most one partition per
+        slot is behind: the previous one is joined before this one is handed over.
+        """
         act = _Active(lease)
         with self._lock:
             self._active[lease.part_id] = act
-        workdir = self.rundir.workdir(lease.part_id, lease.token)
-        os.makedirs(workdir, exist_ok=True)
+        job = None
         try:
-            self._attempts(act, workdir)
+            job = self._begin(act)
+            first = self._transfer(job)
         except Exception as exc:  # a bug or an I/O error must not strand the claim
             self._crashed(act, exc)
-        finally:
+            self._release_active(act, job)
+            first = None
+        if behind is not None:
+            behind.join()
+        if first is None:
+            return None
+        thread = threading.Thread(target=self._guard_finish, args=(job, first),
+                                  name="dm-verify-%06d" % lease.part_id)
+        thread.start()
+        return thread
+
+    def _guard_finish(self, job, first):
+        try:
+            try:
+                self._finish(job, first)
+            except Exception as exc:  # as in _process: settle it as failed, keep going
+                self._crashed(job.act, exc)
+            finally:
+                self._release_active(job.act, job)
+        except BaseException as exc:  # re-raised in the main thread
             with self._lock:
-                self._active.pop(lease.part_id, None)
-            shutil.rmtree(workdir, ignore_errors=True)
+                self._errors.append(exc)
+            self._on_sigterm(None, None)
+
+    def _release_active(self, act, job):
+        with self._lock:
+            self._active.pop(act.lease.part_id, None)
+        if job is not None:
+            shutil.rmtree(job.workdir, ignore_errors=True)
 
     def _previous(self, part):
         previous = self.rundir.read_result(part)
@@ -194,36 +235,49 @@ class Worker:
             with self._lock:
                 self.totals["parts_failed"] += 1
 
-    def _attempts(self, act, workdir):
+    def _begin(self, act):
         lease, rd = act.lease, self.rundir
-        part = lease.part_id
-        entries, whole_dirs = rd.read_partition(part)
-        history = self._previous(part)
-        if rd.first_log_exists(part):
+        workdir = rd.workdir(lease.part_id, lease.token)
+        os.makedirs(workdir, exist_ok=True)
+        entries, whole_dirs = rd.read_partition(lease.part_id)
+        job = _Job(act, workdir, entries, self._previous(lease.part_id))
+        if rd.first_log_exists(lease.part_id):
             # An earlier attempt began here, maybe on a host that died mid-transfer.
             recovered = self.tool.recover(entries)
             if recovered:
                 with self._lock:
                     self.totals["recovered"] += recovered
-        list_path, skipped = self.tool.prepare(entries, workdir, whole_dirs)
-        started = time.time()
-        verification, status = None, "failed"
-        for k in range(self.retries + 1):
-            if k:
-                if self._stop.wait(min(self.backoff * (2 ** (k - 1)), self.backoff_max)):
+        job.list_path, job.skipped = self.tool.prepare(entries, workdir, whole_dirs)
+        return job
+
+    def _transfer(self, job):
+        """One attempt at moving the partition. Returns (number, log path, start, rc, error).
+        A retry (after a failed verification) may run beside the slot's next transfer."""
+        number = len(job.history) + 1
+        log_path = self.rundir.log_path(job.act.lease.part_id, number)
+        t0 = time.time()
+        rc, error = self._run_tool(job, log_path, retry=number > 1)
+        return number, log_path, t0, rc, error
+
+    def _finish(self, job, first):
+        """Verify the first attempt, retry with backoff while it fails, settle the partition."""
+        act = job.act
+        status, verification, attempt = "failed", None, first
+        for k in range(1, self.retries + 2):
+            if k > 1:
+                if self._stop.wait(min(self.backoff * (2 ** (k - 2)), self.backoff_max)):
                     break
-            if act.lost:
-                return
-            number = len(history) + 1
-            log_path = rd.log_path(part, number)
-            t0 = time.time()
-            rc, error, verification = self._one_attempt(act, entries, list_path, workdir,
-                                                        log_path, retry=number > 1)
+                if act.lost:
+                    return
+                attempt = self._transfer(job)
+            number, log_path, t0, rc, error = attempt
+            if error is None and not act.lost:
+                error, verification = self._verify(job, log_path)
             with self._lock:
                 self.totals["attempts"] += 1
-            history.append(Attempt(attempt=number, host=self.host, rc=rc, error=error,
-                                   seconds=round(time.time() - t0, 3),
-                                   log=rd.relative(log_path)))
+            job.history.append(Attempt(attempt=number, host=self.host, rc=rc, error=error,
+                                       seconds=round(time.time() - t0, 3),
+                                       log=self.rundir.relative(log_path)))
             if act.lost:
                 return  # another worker owns it now; its result is the one that counts
             if error is None:
@@ -231,12 +285,16 @@ class Worker:
                 break
             if self._stop.is_set():
                 break
+        self._settle(job, status, verification)
+
+    def _settle(self, job, status, verification):
+        lease, entries = job.act.lease, job.entries
         result = PartResult(
-            part=part, status=status, host=self.host, token=lease.token, attempts=history,
-            files=sum(1 for e in entries if e[0] != "d"), bytes=sum(e[1] for e in entries),
-            seconds=round(time.time() - started, 3), skipped=skipped,
-            verified=verification.as_dict() if verification else None)
-        rd.write_result(result)
+            part=lease.part_id, status=status, host=self.host, token=lease.token,
+            attempts=job.history, files=sum(1 for e in entries if e[0] != "d"),
+            bytes=sum(e[1] for e in entries), seconds=round(time.time() - job.started, 3),
+            skipped=job.skipped, verified=verification.as_dict() if verification else None)
+        self.rundir.write_result(result)
         if self._stop.is_set() and status != "done":
             self.state.release(lease)  # stopping: not a failure of the partition
             return
@@ -250,38 +308,53 @@ class Worker:
                 else:
                     self.totals["parts_failed"] += 1
 
-    def _one_attempt(self, act, entries, list_path, workdir, log_path, retry):
-        """Run the tool, then verify. Returns (rc, error or None, verification)."""
+    def _run_tool(self, job, log_path, retry):
+        """Run the tool's commands for one attempt. Returns (rc, error or None)."""
+        act = job.act
         with open(log_path, "ab") as log:
             rc = 0
-            for argv in self.tool.commands(list_path, workdir, retry=retry):
+            for argv in self.tool.commands(job.list_path, job.workdir, retry=retry):
                 log.write(("$ %s\n" % " ".join(_printable(a) for a in argv)).encode())
                 log.flush()
                 try:
                     act.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                                stderr=subprocess.STDOUT, cwd=workdir)
+                                                stderr=subprocess.STDOUT, cwd=job.workdir)
                 except OSError as exc:
-                    return None, "cannot run %s: %s" % (argv[0], exc), None
+                    return None, "cannot run %s: %s" % (argv[0], exc)
                 rc = act.proc.wait()
                 act.proc = None
                 if act.lost:
-                    return rc, "lease lost to another worker", None
+                    return rc, "lease lost to another worker"
                 if rc != 0 and rc not in self.tool.soft_exit_codes:
-                    return rc, "%s exited with code %d" % (self.tool.name, rc), None
-            if self.meta.get("verify") == "none":
-                return rc, None, None
+                    return rc, "%s exited with code %d" % (self.tool.name, rc)
+        return rc, None
+
+    def _verify(self, job, log_path):
+        """Verify an attempt that ran cleanly. Returns (error or None, verification)."""
+        if self.meta.get("verify") == "none":
+            return None, None
+        with open(log_path, "ab") as log:
             log.write(b"\n# verifying\n")
             log.flush()
             try:
-                verification = self.tool.verify(entries, list_path, log)
+                verification = self.tool.verify(job.entries, job.list_path, log)
             except (ToolError, OSError, ValueError) as exc:
-                return rc, "verification could not run: %s" % exc, None
+                return "verification could not run: %s" % exc, None
             if verification.mismatches:
-                return rc, "verification: %d mismatches (first: %s)" % (
+                return "verification: %d mismatches (first: %s)" % (
                     len(verification.mismatches), verification.mismatches[0]), verification
             log.write(("# verified %d files, %d bytes\n" % (verification.files,
                                                             verification.bytes)).encode())
-            return rc, None, verification
+        return None, verification
+
+
+class _Job:
+    """One claimed partition on its way through a slot."""
+
+    def __init__(self, act, workdir, entries, history):
+        self.act, self.workdir, self.entries, self.history = act, workdir, entries, history
+        self.list_path, self.skipped = None, []
+        self.started = time.time()
 
 
 def plan_and_work(rundir, host, plan_params, **worker_kwargs):

@@ -12,10 +12,11 @@ description:
   - Started with C(async) and C(poll 0) before the play creates anything in the cluster. Ansible runs
     no C(rescue)/C(always) when ansible-playbook is interrupted (Ctrl-C, an AWX cancel, a lost
     controller), so this guard outlives it on the operator host.
-  - While the play watches, M(datamover.fleet.k8s_job_status) touches O(heartbeat). When the
-    heartbeat is older than O(grace) seconds and O(done) does not exist, the guard deletes the
+  - While the play watches, M(datamover.fleet.k8s_job_status) touches the run's guard heartbeat
+    (in the run directory). When the heartbeat is older than O(grace) seconds and the play has not
+    released the guard (M(datamover.fleet.k8s_release)), the guard deletes the
     Job (with its pods) and the Secret, and exits.
-  - The play's C(always) section writes O(done) (after its own cleanup, or to keep the pods with
+  - The play's C(always) section releases it (after its own cleanup, or to keep the pods with
     C(datamover_keep_pods)); the guard then exits without touching anything.
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
@@ -34,14 +35,6 @@ options:
   secret_name:
     description: The Secret to delete.
     type: str
-  heartbeat:
-    description: File the watch touches; created now (the grace starts now).
-    type: path
-    required: true
-  done:
-    description: File whose presence ends the guard without deleting anything.
-    type: path
-    required: true
   grace:
     description: Seconds without a heartbeat before the play counts as gone.
     type: float
@@ -70,8 +63,6 @@ EXAMPLES = r"""
     namespace: datamover
     job_name: dm-ckpt-2026-11-1a2b3c4d
     secret_name: dm-ckpt-2026-11-1a2b3c4d-rclone
-    heartbeat: /lst/datamover/ckpt-2026-11/kubernetes/alive
-    done: /lst/datamover/ckpt-2026-11/kubernetes/done
   async: 604800
   poll: 0
 """
@@ -95,6 +86,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.datamover.fleet.plugins.module_utils import k8s_client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
 
 
 def main():
@@ -102,8 +94,6 @@ def main():
         argument_spec=run_args(namespace=dict(type="str", required=True),
                                job_name=dict(type="str", required=True),
                                secret_name=dict(type="str", no_log=False),
-                               heartbeat=dict(type="path", required=True),
-                               done=dict(type="path", required=True),
                                grace=dict(type="float", default=120.0),
                                startup=dict(type="float", default=120.0),
                                poll=dict(type="float", default=2.0),
@@ -112,7 +102,9 @@ def main():
     if not kc.HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"),
                          exception=kc.KUBERNETES_IMPORT_ERROR)
-    p = module.params
+    p = dict(module.params)
+    # the run directory's guard files (the watch touches the heartbeat, the release writes done)
+    p["heartbeat"], p["done"] = RunDir(p["shared_dir"], p["run_id"]).guard_paths()
     for path in (p["heartbeat"], p["done"]):
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if os.path.exists(p["done"]):

@@ -14,7 +14,8 @@ description:
     C(FailureTarget), which Kubernetes 1.31+ sets as soon as the outcome is decided).
   - With O(pods=true), also one line per pod that failed or is stuck (exit code and the worker's
     last words, image pull errors, unschedulable).
-  - Touches O(heartbeat) so that M(datamover.fleet.k8s_guard) knows the play is still watching.
+  - With O(heartbeat), touches the run's guard heartbeat so that M(datamover.fleet.k8s_guard) knows
+    the play is still watching.
   - M(datamover.fleet.k8s_watch) calls it at every poll.
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
@@ -35,8 +36,9 @@ options:
     type: bool
     default: false
   heartbeat:
-    description: File to touch (the guard deletes the run's objects when it gets stale).
-    type: path
+    description: Touch the run's guard heartbeat (the guard deletes the run's objects when it gets stale).
+    type: bool
+    default: false
   kubeconfig:
     description: Kubeconfig file (default C(KUBECONFIG), C(~/.kube/config), or in-cluster).
     type: path
@@ -86,6 +88,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.datamover.fleet.plugins.module_utils import k8s_client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
 from ansible_collections.datamover.fleet.plugins.module_utils.k8s_job import (
     job_counts,
     job_verdict,
@@ -98,7 +101,7 @@ def main():
         argument_spec=run_args(namespace=dict(type="str", required=True),
                                name=dict(type="str", required=True),
                                pods=dict(type="bool", default=False),
-                               heartbeat=dict(type="path"),
+                               heartbeat=dict(type="bool", default=False),
                                **kc.AUTH_ARGS),
         supports_check_mode=True)
     if not kc.HAS_KUBERNETES:
@@ -106,9 +109,10 @@ def main():
                          exception=kc.KUBERNETES_IMPORT_ERROR)
     p = module.params
     if p["heartbeat"]:
-        os.makedirs(os.path.dirname(p["heartbeat"]), mode=0o700, exist_ok=True)
-        with open(p["heartbeat"], "a"):
-            os.utime(p["heartbeat"], None)
+        alive = RunDir(p["shared_dir"], p["run_id"]).guard_paths()[0]
+        os.makedirs(os.path.dirname(alive), mode=0o700, exist_ok=True)
+        with open(alive, "a"):
+            os.utime(alive, None)
     try:
         api = kc.api_client(p["kubeconfig"], p["context"])
         job = kc.read_job(api, p["namespace"], p["name"])

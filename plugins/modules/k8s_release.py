@@ -9,17 +9,13 @@ module: k8s_release
 short_description: Tell a run's guard that the play has cleaned up, and remove the canary
 version_added: "0.1.0"
 description:
-  - Writes O(done) so that M(datamover.fleet.k8s_guard) exits without deleting anything (the play's
+  - Writes the run's guard release marker so that M(datamover.fleet.k8s_guard) exits without deleting anything (the play's
     C(always) section has deleted the objects itself, or keeps them for debugging).
   - Removes the preflight canary of O(nonce) from the shared directory.
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:
-  done:
-    description: The guard's done marker.
-    type: path
-    required: true
   nonce:
     description: Canary nonce from M(datamover.fleet.preflight) C(stage=prepare).
     type: str
@@ -30,7 +26,6 @@ EXAMPLES = r"""
   datamover.fleet.k8s_release:
     shared_dir: /lst/datamover
     run_id: ckpt-2026-11
-    done: /lst/datamover/ckpt-2026-11/kubernetes/done
 """
 
 RETURN = r"""
@@ -45,16 +40,16 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import remove_canary
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, remove_canary
 
 
 def main():
-    module = AnsibleModule(argument_spec=run_args(done=dict(type="path", required=True),
-                                                  nonce=dict(type="str", no_log=False)),
+    module = AnsibleModule(argument_spec=run_args(nonce=dict(type="str", no_log=False)),
                            supports_check_mode=False)
     p = module.params
-    os.makedirs(os.path.dirname(p["done"]), mode=0o700, exist_ok=True)
-    with open(p["done"], "w") as handle:
+    done = RunDir(p["shared_dir"], p["run_id"]).guard_paths()[1]
+    os.makedirs(os.path.dirname(done), mode=0o700, exist_ok=True)
+    with open(done, "w") as handle:
         handle.write("released\n")
     if p["nonce"]:
         remove_canary(p["shared_dir"], p["nonce"])

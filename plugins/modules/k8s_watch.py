@@ -32,8 +32,9 @@ options:
     type: str
     required: true
   heartbeat:
-    description: File touched at every poll, for M(datamover.fleet.k8s_guard).
-    type: path
+    description: Touch the run's guard heartbeat at every poll, for M(datamover.fleet.k8s_guard).
+    type: bool
+    default: false
   plan_jid:
     description: Async job id of the M(datamover.fleet.partition) task on this host.
     type: str

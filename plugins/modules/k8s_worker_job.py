@@ -190,6 +190,8 @@ features:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
+
 from ansible_collections.datamover.fleet.plugins.module_utils import k8s_manifests as km
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 
@@ -206,7 +208,7 @@ ARGS = dict(
     backoff=dict(type="float", default=5.0),
     lease_seconds=dict(type="float", default=120.0),
     run_wait=dict(type="float", default=60.0),
-    tool=dict(type="str", required=True, choices=["rclone", "rsync"]),
+    tool=dict(type="str", required=True, choices=sorted(TOOLS)),
     source=dict(type="path", required=True),
     destination=dict(type="str", required=True),
     source_pvc=dict(type="str", required=True),

@@ -140,6 +140,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
+
 from ansible_collections.datamover.fleet.plugins.module_utils import preflight as pf
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
@@ -216,7 +218,7 @@ def main():
             rendezvous_timeout=dict(type="float", default=30.0),
             source=dict(type="path"),
             destination=dict(type="str"),
-            tool=dict(type="str", choices=["rclone", "rsync"]),
+            tool=dict(type="str", choices=sorted(TOOLS)),
             tool_path=dict(type="path"),
             rclone_config=dict(type="path"),
             slots=dict(type="int"),
