@@ -10,7 +10,8 @@ from tests.conftest import ROOT
 
 # What the collection ships on purpose (everything else at these levels must be ignored).
 SHIPPED = {"LICENSE", "README.md", "galaxy.yml", "meta", "plugins", "roles", "playbooks", "docs",
-           "changelogs", "images", "inventories", "requirements.txt", "tests", "extensions"}
+           "changelogs", "images", "inventories", "requirements.txt", "tests", "extensions",
+           "bindep.txt"}  # bindep.txt: system packages of an EE (meta/execution-environment.yml)
 SHIPPED_UNDER = {"tests": {"config.yml"}, "inventories": {"workers.ini.example"},
                  "extensions": set()}
 # Made by make venv, the tests or tools; not in git.
