@@ -36,7 +36,7 @@ def test_migrate_status_stop_resume_as_awx_runs_them(tmp_path, playbook, s3):
     env = {"DATAMOVER_RCLONE_CONFIG_FILE": str(credential)}
     survey = {"datamover_source": str(src), "datamover_destination": "awxs3:%s/awx" % s3.bucket,
               "datamover_tool": "rclone", "datamover_shared_dir": str(shared),
-              "datamover_run_id": "awx-run", "datamover_partition_files": 20, "datamover_verify": "true",
+              "datamover_run_id": "awx-run", "datamover_partition_files": 20, "datamover_verify": "size",
               "datamover_excludes": "*.never,never-dir/",
               "datamover_watch_interval": 1, "awx_job_rclone_config_dir": str(stage), "awx_job_id": 42}
 
