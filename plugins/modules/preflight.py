@@ -14,7 +14,7 @@ description:
     destination with the same tool.
   - O(stage=check) (every worker) checks the limits, that an existing O(run_id) moves the same
     thing, the source (exists, is a directory, readable), the shared directory (writable, and
-    the same directory everywhere: with O(hosts), every worker writes its own canary and waits
+    the same directory everywhere. With O(hosts), every worker writes its own canary and waits
     to see all the others', so one task proves it; without, the canary of O(stage=prepare) must be visible),
     the tool (installed and new enough), the rclone remote (configured) and the destination
     (a probe object or file is written and removed). All problems of a host are reported
@@ -140,20 +140,21 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
-
 from ansible_collections.datamover.fleet.plugins.module_utils import preflight as pf
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import run_meta
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
     RunDir,
     remove_canary,
     write_canary,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
 
-def _prepare(module, p):
+def _prepare(p):
+    """Returns (problems, result)."""
     problems = pf.check_limits(p)
     resume = False
     try:
@@ -163,22 +164,22 @@ def _prepare(module, p):
     except RunDirError as exc:
         problems.append(str(exc))
     if problems:
-        module.fail_json(msg="; ".join(problems), problems=problems)
+        return problems, None
     try:
         nonce = write_canary(p["shared_dir"])
     except OSError as exc:
-        module.fail_json(msg="cannot write in shared dir %s (%s): it must exist (or be creatable) "
-                             "and be writable on every worker" % (p["shared_dir"], exc.strerror),
-                         problems=[str(exc)])
-    module.exit_json(changed=True, nonce=nonce, resume=resume, run_id=p["run_id"],
-                     started=time.time(), problems=[])
+        return ["cannot write in shared dir %s (%s): it must exist (or be creatable) and be "
+                "writable on every worker" % (p["shared_dir"], exc.strerror)], None
+    return [], dict(changed=True, nonce=nonce, resume=resume, run_id=p["run_id"],
+                    started=time.time())
 
 
-def _check(module, p):
+def _check(p):
+    """Returns (problems, result)."""
     problems = pf.check_limits(p)
     if p["hosts"] and p["host"]:
         if not p["nonce"]:
-            module.fail_json(msg="preflight: hosts needs a nonce", problems=["no nonce"])
+            return ["preflight: hosts needs a nonce (the same on every worker)"], None
         problems += pf.make_shared(p["shared_dir"])
         problems += pf.check_shared(p["shared_dir"])
         if not problems:
@@ -201,11 +202,8 @@ def _check(module, p):
     if binary and not problems:  # a refused run writes nothing, not even a probe
         problems += pf.check_destination(p["tool"], p["destination"], binary,
                                          p["rclone_config"], probe=p["probe"])
-    if problems:
-        module.fail_json(msg="preflight failed on this host: " + " | ".join(problems),
-                         problems=problems)
-    module.exit_json(changed=False, tool_binary=binary, problems=[], run_id=p["run_id"],
-                     nonce=p["nonce"])
+    return problems, dict(changed=False, tool_binary=binary, run_id=p["run_id"],
+                          nonce=p["nonce"])
 
 
 def main():
@@ -232,14 +230,15 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if p["stage"] == "prepare":
-        _prepare(module, p)
-    elif p["stage"] == "check":
-        _check(module, p)
-    else:
-        removed = bool(p["nonce"]) and not module.check_mode and remove_canary(
-            p["shared_dir"], p["nonce"])
+    if p["stage"] == "cleanup":
+        removed = bool(p["nonce"]) and not module.check_mode and guarded(
+            module, remove_canary, p["shared_dir"], p["nonce"])
         module.exit_json(changed=removed, problems=[])
+    problems, result = guarded(module, _prepare if p["stage"] == "prepare" else _check, p)
+    if problems:
+        prefix = "preflight failed on this host: " if p["stage"] == "check" else ""
+        module.fail_json(msg=prefix + " | ".join(problems), problems=problems)
+    module.exit_json(problems=[], **result)
 
 
 if __name__ == "__main__":

@@ -69,12 +69,7 @@ def test_requires_ansible_is_set():
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param(p, id=os.path.basename(p), marks=pytest.mark.xfail(
-        os.path.basename(p) == "preflight.py", strict=True, reason=(
-            "module bug: preflight's DOCUMENTATION is not YAML (a plain scalar in the "
-            "description of stage=check holds 'everywhere: with', so ansible-doc and "
-            "validate-modules cannot read it)")))
-    for p in MODULE_FILES])
+    pytest.param(p, id=os.path.basename(p)) for p in MODULE_FILES])
 def test_module_documentation_is_yaml(path):
     doc = yaml.safe_load(_documentation_text(path))
     assert doc["module"] == os.path.splitext(os.path.basename(path))[0]

@@ -109,7 +109,7 @@ def test_check_waits_for_the_other_hosts_and_names_the_missing_one(tmp_path, sha
 def test_check_with_hosts_needs_a_nonce(tmp_path, shared, src):
     result = module_fails(preflight, _args(shared, src, str(tmp_path / "dst"), hosts=["h1"],
                                            host="h1"))
-    assert result["msg"] == "preflight: hosts needs a nonce"
+    assert "hosts needs a nonce" in result["msg"]
 
 
 def test_check_needs_source_destination_and_tool(shared):
@@ -140,10 +140,6 @@ def test_cleanup_removes_the_canaries(tmp_path, shared, src):
 
 
 # --- errors inside become failures, not tracebacks ------------------------------------------
-@pytest.mark.xfail(strict=True, raises=OSError, reason=(
-    "module bug: preflight.main() does not go through module_glue.guarded; check_tool runs "
-    "'<tool_path> --version' and an executable that cannot be run (wrong architecture, no "
-    "shebang) raises OSError (Exec format error) out of the module as a traceback"))
 def test_tool_that_cannot_be_executed_is_a_problem_not_a_traceback(tmp_path, shared, src):
     bogus = tmp_path / "rsync"
     bogus.write_bytes(b"\x7fELF not really")
@@ -153,10 +149,6 @@ def test_tool_that_cannot_be_executed_is_a_problem_not_a_traceback(tmp_path, sha
     assert str(bogus) in result["msg"]
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason=(
-    "module bug: preflight.main() does not go through module_glue.guarded; an unreadable "
-    "run.json of an existing run id (here a directory) raises OSError out of "
-    "RunDir.identity_problems as a traceback instead of a failed result"))
 def test_unreadable_run_is_a_failure_not_a_traceback(tmp_path, shared, src):
     rundir = RunDir(shared, "pf1")
     rundir.create_or_check({"source": src, "destination": str(tmp_path / "dst"), "tool": "rsync"})
@@ -167,12 +159,3 @@ def test_unreadable_run_is_a_failure_not_a_traceback(tmp_path, shared, src):
     assert rundir.exists()
     result = module_fails(preflight, _args(shared, src, str(tmp_path / "dst"), stage="prepare"))
     assert rundir.path in result["msg"]
-
-
-def test_run_module_lets_a_traceback_through(tmp_path, shared, src):
-    """The helper must not hide what would be a traceback in a play (so the xfails mean it)."""
-    bogus = tmp_path / "rsync"
-    bogus.write_bytes(b"no shebang")
-    bogus.chmod(0o755)
-    with pytest.raises(OSError):
-        run_module(preflight, _args(shared, src, str(tmp_path / "dst"), tool_path=str(bogus)))
