@@ -115,7 +115,7 @@ class ActionModule(ActionBase):
             if args["timeout"] and elapsed > args["timeout"]:
                 raise AnsibleActionFail("run not complete after %ds (datamover_timeout)" % elapsed)
             time.sleep(wait)
-            wait = min(wait * 1.5, min(args["interval"], 1.0) if local else args["interval"])
+            wait = min(wait * 1.5, min(args["interval"], 0.25) if local else args["interval"])
         result.update(changed=False, status=st, seconds=round(time.time() - started, 3),
                       worker_problems=worker_problems(st, args["lease_seconds"]))
         if args["report"]:
