@@ -299,6 +299,44 @@ def bench_overhead(reps, parts=2000, slots=4):
             "ms_per_partition_worker_phase": round(1000 * med(phase) / parts * slots, 2)}
 
 
+def bench_floor(reps, tree_name="t1", files=2048):
+    """What one slot cannot beat: our partitions' own rsync commands run one after another by
+    bare rsync, no Python, against one whole-tree rsync -a."""
+    from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults
+    from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan
+    from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+    from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import RsyncTool
+    src = ensure_tree(tree_name)
+    dst = os.path.join(WORK, "dst-floor")
+    shared = fresh(os.path.join(WORK, "floor-shared"))
+    rundir = RunDir(shared, "floor")
+    make_plan(rundir, plan_defaults(source=src, destination=dst, tool="rsync",
+                                    partition_files=files))
+    tool = RsyncTool(src, dst, binary=shutil.which("rsync"))
+    argvs = []
+    for part_id in range(1, rundir.plan()["parts"] + 1):
+        work = fresh(os.path.join(shared, "w%d" % part_id))
+        entries, whole = rundir.read_partition(part_id)
+        argvs.append(tool.commands(tool.prepare(entries, work, whole)[0], work)[0])
+
+    def sequential(rep):
+        fresh(dst)
+        t0 = time.perf_counter()
+        for argv in argvs:
+            subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - t0
+
+    def whole_tree(rep):
+        fresh(dst)
+        return timed(["rsync", "-a", src + "/", dst + "/"])[0]
+
+    times = alternate(reps, {"%d partition rsyncs in a row" % len(argvs): sequential,
+                             "rsync -a": whole_tree})[0]
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.rmtree(shared, ignore_errors=True)
+    return {"times": times}
+
+
 def bench_claims(parts=100000, claims=1000):
     from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
     from ansible_collections.datamover.fleet.plugins.module_utils.runstate import (
@@ -382,6 +420,10 @@ def table(results):
                 rows.append((title, "worker phase, 1 slot vs rsync -a",
                              "%.2f s vs %.2f s" % (med(phase), med(times["rsync -a"])),
                              "%.2fx" % (med(phase) / med(times["rsync -a"])), "report.json seconds"))
+    if "floor" in results:
+        times = results["floor"]["times"]
+        label = [k for k in times if k != "rsync -a"][0]
+        rows += ratio_rows("T1 rsync floor of 1 slot", times, label, "bare rsync, no Python")
     if "s3" in results:
         s3 = results["s3"]
         ours_label = [k for k in s3["times"] if k.startswith("ours")][0]
@@ -424,7 +466,7 @@ def table(results):
 
 def _first_line(argv):
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    return (proc.stdout.strip().splitlines() or ["?"])[0]
+    return ((proc.stdout + proc.stderr).strip().splitlines() or ["?"])[0]
 
 
 def machine():
@@ -450,7 +492,7 @@ def write_docs(results, table_md, path):
         handle.write(head + block + tail)
 
 
-SCENARIOS = ("t1", "t2", "t3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb")
+SCENARIOS = ("t1", "floor", "t2", "t3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb")
 
 
 def main():
@@ -466,6 +508,7 @@ def main():
     started = time.time()
     steps = {
         "t1": lambda: bench_rsync(args.reps, "t1", with_one_slot=True),
+        "floor": lambda: bench_floor(args.reps),
         "t2": lambda: bench_rsync(args.reps, "t2"),
         "t3": lambda: bench_rsync(args.reps, "t3"),
         "s3": lambda: bench_s3(args.reps),
