@@ -93,7 +93,7 @@ def make_shared(shared_dir):
     return []
 
 
-def rendezvous(shared_dir, nonce, me, hosts, timeout=30.0, poll=0.05):
+def rendezvous(shared_dir, nonce, me, hosts, timeout=30.0, poll=0.01):
     """Every worker writes its canary, then waits to see every other worker's: the workers
     prove they share one directory in a single round trip of the play. Returns problems."""
     try:
