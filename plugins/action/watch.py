@@ -21,10 +21,14 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     human_bytes,
     human_seconds,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.status import read_status
 
 display = Display()
 
@@ -136,18 +140,9 @@ class ActionModule(ActionBase):
         if not local:
             return self._execute_module(module_name="datamover.fleet.run_status",
                                         module_args=status_args, task_vars=task_vars)
-        from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
-        from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-        from ansible_collections.datamover.fleet.plugins.module_utils.status import (
-            absent,
-            snapshot,
-        )
         try:
-            rundir = RunDir(status_args["shared_dir"], status_args["run_id"])
-            if not rundir.exists():
-                return absent(rundir)
-            rundir.load()
-            return snapshot(rundir, status_args["lease_seconds"])
+            return read_status(RunDir(status_args["shared_dir"], status_args["run_id"]),
+                               status_args["lease_seconds"])
         except (DatamoverError, OSError) as exc:
             return {"failed": True, "msg": str(exc)}
 
@@ -155,21 +150,11 @@ class ActionModule(ActionBase):
         if not local:
             return self._execute_module(module_name="datamover.fleet.run_report",
                                         module_args=report_args, task_vars=task_vars)
-        from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
-        from ansible_collections.datamover.fleet.plugins.module_utils.report import (
-            build_report,
-            summary_lines,
-            write_report,
-        )
-        from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
         try:
-            rundir = RunDir(report_args["shared_dir"], report_args["run_id"])
-            report = build_report(rundir, started=report_args["started"])
-            path_json, path_md = write_report(rundir, report)
+            return make_report(RunDir(report_args["shared_dir"], report_args["run_id"]),
+                               started=report_args["started"])
         except (DatamoverError, OSError) as exc:
             return {"failed": True, "msg": str(exc)}
-        return {"report": report, "report_json": path_json, "report_md": path_md,
-                "summary": summary_lines(report)}
 
     def _check_job(self, args, task_vars):
         """Fail with the worker's own message when this host's async worker job has died."""

@@ -97,6 +97,14 @@ def write_report(rundir, report):
     return path_json, path_md
 
 
+def make_report(rundir, started=None):
+    """Build and write the report; what the run_report module and the watch return."""
+    report = build_report(rundir, started=started)
+    path_json, path_md = write_report(rundir, report)
+    return {"report": report, "report_json": path_json, "report_md": path_md,
+            "summary": summary_lines(report)}
+
+
 def summary_lines(report):
     rate = report["bytes_per_second"] or 0
     return [

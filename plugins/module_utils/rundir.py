@@ -96,12 +96,12 @@ def remove_canary(shared_dir, nonce):
 def write_host_canary(shared_dir, nonce, host):
     """Each worker's own canary of a preflight: every other worker must see it."""
     os.makedirs(shared_dir, exist_ok=True)
-    atomic_write_bytes(_canary_path(shared_dir, "%s-%s" % (nonce, _safe_name(host))),
+    atomic_write_bytes(_canary_path(shared_dir, "%s-%s" % (nonce, safe_name(host))),
                        nonce.encode("ascii"))
 
 
 def host_canary_seen(shared_dir, nonce, host):
-    return read_canary(shared_dir, "%s-%s" % (nonce, _safe_name(host))) == nonce
+    return read_canary(shared_dir, "%s-%s" % (nonce, safe_name(host))) == nonce
 
 
 def _listdir(path):
@@ -261,7 +261,7 @@ class RunDir:
 
     # workers -----------------------------------------------------------------------------
     def write_worker(self, host, record):
-        atomic_write_json(self.p("workers", _safe_name(host) + ".json"), record)
+        atomic_write_json(self.p("workers", safe_name(host) + ".json"), record)
 
     def workers(self):
         """[(record, mtime)] of every worker that has written its record."""
@@ -296,5 +296,6 @@ class RunDir:
         return self.p("report.json"), self.p("report.md")
 
 
-def _safe_name(host):
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in host) or "host"
+def safe_name(text):
+    """A host name as a word safe in a file name (worker records, canaries, claim tokens)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)[:80] or "host"

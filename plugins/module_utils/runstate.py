@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import fs_now
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import part_name
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import part_name, safe_name
 
 STATES = ("todo", "claimed", "done", "failed")
 
@@ -36,12 +36,8 @@ class Lease:
     path: str
 
 
-def _safe(text):
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)[:80] or "host"
-
-
 def make_token(host, slot=0):
-    return "%s~%d~%d~%s" % (_safe(host), os.getpid(), slot, uuid.uuid4().hex[:8])
+    return "%s~%d~%d~%s" % (safe_name(host), os.getpid(), slot, uuid.uuid4().hex[:8])
 
 
 def token_host_pid(token):
@@ -195,7 +191,7 @@ class RunState:
         requeued = []
         for part_id, token, path, mtime in self.claimed():
             host, pid = token_host_pid(token)
-            dead_here = (local_host is not None and host == _safe(local_host)
+            dead_here = (local_host is not None and host == safe_name(local_host)
                          and pid is not None and not _pid_alive(pid))
             if not dead_here and now - mtime <= lease_seconds:
                 continue

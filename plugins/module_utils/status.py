@@ -14,6 +14,14 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import fs_n
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
 
+def read_status(rundir, lease_seconds=120.0):
+    """The snapshot of a run, or of its absence while run.json is not written yet."""
+    if not rundir.exists():
+        return absent(rundir)
+    rundir.load()
+    return snapshot(rundir, lease_seconds)
+
+
 def absent(rundir):
     """The snapshot of a run whose run.json is not there (yet): the watch waits for it."""
     return {"exists": False, "run_id": rundir.run_id, "run_dir": rundir.path,

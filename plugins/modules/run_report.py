@@ -55,20 +55,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
-from ansible_collections.datamover.fleet.plugins.module_utils.report import (
-    build_report,
-    summary_lines,
-    write_report,
-)
+from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
 
 
 def _report(p):
-    rundir = RunDir(p["shared_dir"], p["run_id"])
-    report = build_report(rundir, started=p["started"])
-    path_json, path_md = write_report(rundir, report)
-    return dict(report=report, report_json=path_json, report_md=path_md,
-                summary=summary_lines(report))
+    return make_report(RunDir(p["shared_dir"], p["run_id"]), started=p["started"])
 
 
 def main():

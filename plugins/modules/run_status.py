@@ -68,15 +68,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.status import absent, snapshot
+from ansible_collections.datamover.fleet.plugins.module_utils.status import read_status
 
 
 def _status(p):
-    rundir = RunDir(p["shared_dir"], p["run_id"])
-    if not rundir.exists():
-        return absent(rundir)
-    rundir.load()
-    return snapshot(rundir, p["lease_seconds"])
+    return read_status(RunDir(p["shared_dir"], p["run_id"]), p["lease_seconds"])
 
 
 def main():
