@@ -365,7 +365,12 @@ class FakeKubernetes:
                             "one the fake can run" % ctr["image"]}}}]
             return
         try:
-            mounts = self._mounts(pod, ns)
+            # The image's own files are always there in a container, whatever the volumes: the
+            # fake's image is host directories (the checkout, the venv), mounted at themselves
+            # after the volumes (an emptyDir on /tmp must not hide a checkout under /tmp).
+            mounts = self._mounts(pod, ns) + [
+                {"source": layer, "target": layer, "readOnly": True}
+                for layer in image.get("layers", ())]
         except LookupError as exc:
             pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "False",
                                             "reason": "Unschedulable", "message": str(exc)}]
@@ -581,8 +586,13 @@ class FakeKubernetes:
 
 def collections_image(collections_dir, venv_bin):
     """The fake's stand-in for the worker image: the venv's python3 and tools on PATH, and the
-    collection on PYTHONPATH (what images/worker/Containerfile installs)."""
-    return {"PATH": venv_bin + ":/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": collections_dir}
+    collection on PYTHONPATH (what images/worker/Containerfile installs). Its layers are the
+    checkout the collection links to and the venv."""
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(collections_dir)))
+    venv = os.path.dirname(os.path.abspath(venv_bin))
+    layers = [checkout] + ([venv] if not venv.startswith(checkout + os.sep) else [])
+    return {"PATH": venv_bin + ":/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": collections_dir,
+            "layers": layers}
 
 
 def cleanup_workdir(fake):
