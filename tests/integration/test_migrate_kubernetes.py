@@ -270,6 +270,7 @@ def test_fake_runs_the_worker_module_with_the_image_python():
     image = collections_image(COLLECTIONS, VENV_BIN)
     proc = subprocess.run(["python3", "-m",
                            "ansible_collections.datamover.fleet.plugins.module_utils.worker_cli",
-                           "--help"], env=dict(image), capture_output=True, text=True, check=False,
+                           "--help"], env={k: image[k] for k in ("PATH", "PYTHONPATH")},
+                          capture_output=True, text=True, check=False,
                           executable=shutil.which("python3", path=image["PATH"]))
     assert proc.returncode == 0 and "--shared-dir" in proc.stdout, proc.stderr
