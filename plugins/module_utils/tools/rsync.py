@@ -54,22 +54,17 @@ class RsyncTool(TransferTool):
                     "create the parent directory first" % (destination, parent)]
         if not probe:
             return []
-        created = not os.path.isdir(destination)
+        # Probe where rsync will write: inside the destination, or in its parent when rsync
+        # is to create it. A unique name, and no mkdir/rmdir of a directory other workers may
+        # be probing at the same moment.
+        where = destination if os.path.isdir(destination) else parent
         try:
-            if created:
-                os.mkdir(destination)  # rsync creates it too; the probe must not leave it
-            path = os.path.join(destination, ".datamover-probe-%s" % uuid.uuid4().hex)
+            path = os.path.join(where, ".datamover-probe-%s" % uuid.uuid4().hex)
             with open(path, "w") as handle:
                 handle.write("probe")
             os.unlink(path)
         except OSError as exc:
             return ["destination %s is not writable here (%s)" % (destination, exc.strerror)]
-        finally:
-            if created:
-                try:
-                    os.rmdir(destination)
-                except OSError:
-                    pass
         return []
 
     def prepare(self, entries, workdir, whole_dirs=()):

@@ -205,3 +205,23 @@ def test_check_destination_rclone_unknown_remote(tmp_path, monkeypatch):
     monkeypatch.setenv("RCLONE_CONFIG_OCI_TYPE", "oracleobjectstorage")
     assert pf.check_destination("rclone", "oci:bucket", fake, rclone_config=os.fsdecode(conf),
                                 probe=False) == []
+
+
+def test_check_destination_rsync_from_many_workers_at_once(tmp_path):
+    """Workers probe the same destination at the same moment: none may see another's probe
+    come and go (a probe that made and removed the directory failed a worker here)."""
+    import threading
+    dst = str(tmp_path / "shared-dst")
+    results = []
+
+    def probe():
+        for _ in range(50):
+            results.append(pf.check_destination("rsync", dst, "/usr/bin/rsync"))
+
+    threads = [threading.Thread(target=probe) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [[]] * 200
+    assert not os.path.exists(dst) and os.listdir(str(tmp_path)) == []
