@@ -21,6 +21,7 @@ description:
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
+  - datamover.fleet.k8s_auth
 requirements:
   - kubernetes (Python client)
 options:
@@ -47,12 +48,6 @@ options:
     description: Seconds between checks.
     type: float
     default: 2
-  kubeconfig:
-    description: Kubeconfig file (default C(KUBECONFIG), C(~/.kube/config), or in-cluster).
-    type: path
-  context:
-    description: Kubeconfig context.
-    type: str
 """
 
 EXAMPLES = r"""

@@ -20,6 +20,7 @@ description:
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
+  - datamover.fleet.k8s_auth
 requirements:
   - kubernetes (Python client)
 options:
@@ -39,12 +40,6 @@ options:
     description: Touch the run's guard heartbeat (the guard deletes the run's objects when it gets stale).
     type: bool
     default: false
-  kubeconfig:
-    description: Kubeconfig file (default C(KUBECONFIG), C(~/.kube/config), or in-cluster).
-    type: path
-  context:
-    description: Kubeconfig context.
-    type: str
 """
 
 EXAMPLES = r"""

@@ -16,6 +16,7 @@ description:
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
+  - datamover.fleet.k8s_auth
 requirements:
   - kubernetes (Python client)
 options:
@@ -37,12 +38,6 @@ options:
     type: list
     elements: str
     default: []
-  kubeconfig:
-    description: Kubeconfig file (default C(KUBECONFIG), C(~/.kube/config), or in-cluster).
-    type: path
-  context:
-    description: Kubeconfig context.
-    type: str
 """
 
 EXAMPLES = r"""

@@ -20,6 +20,7 @@ description:
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
+  - datamover.fleet.k8s_auth
 requirements:
   - kubernetes (Python client) on the task's host
 options:
@@ -68,11 +69,7 @@ options:
     type: float
     default: 30
   kubeconfig:
-    description: Kubeconfig file on the task's host.
-    type: path
-  context:
-    description: Kubeconfig context.
-    type: str
+    description: Kubeconfig file on the task's host (default C(KUBECONFIG), C(~/.kube/config), or in-cluster).
 """
 
 EXAMPLES = r"""
