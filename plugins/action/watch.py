@@ -21,6 +21,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     human_bytes,
@@ -35,7 +36,8 @@ display = Display()
 ARGS = dict(
     shared_dir=dict(type="path", required=True),
     run_id=dict(type="str", required=True),
-    jid=dict(type="str"),
+    pid=dict(type="int"),
+    host=dict(type="str"),
     report=dict(type="bool", default=False),
     started=dict(type="float"),
     interval=dict(type="float", default=10.0),
@@ -87,7 +89,7 @@ class ActionModule(ActionBase):
             if not st["exists"]:
                 # The planning worker creates the run: give it a moment, unless it died.
                 if now - last_job_check > 2:
-                    self._check_job(args, task_vars)
+                    self._check_job(local, args, None)
                     last_job_check = now
                 if elapsed < args["startup_grace"]:
                     time.sleep(0.2)
@@ -102,8 +104,18 @@ class ActionModule(ActionBase):
             if st["complete"]:
                 break
             if st["workers_alive"] == 0 and now - last_job_check > 2:
-                self._check_job(args, task_vars)
+                self._check_job(local, args, st)
                 last_job_check = now
+            # A record left by an earlier execution of the run is not this one's crash.
+            crashed = [w for w in st["workers"] if w.get("status") == "crashed"
+                       and w.get("updated", 0) >= (args["started"] or 0)]
+            if crashed and st["workers_alive"] == 0 and not st["stop_requested"]:
+                raise AnsibleActionFail(
+                    "no worker is alive and %s. The workers' logs: %s. Re-run the play with the "
+                    "same datamover_run_id to resume." % (
+                        "; ".join("the worker on %s crashed: %s" % (w.get("host"), w.get("error"))
+                                  for w in crashed),
+                        os.path.join(st["run_dir"], "logs")))
             if st["plan_failed"]:
                 raise AnsibleActionFail("planning failed: %s" % st["plan_failed"].get("error"))
             if elapsed > args["startup_grace"] and st["workers_alive"] == 0:
@@ -156,15 +168,26 @@ class ActionModule(ActionBase):
         except (DatamoverError, OSError) as exc:
             return {"failed": True, "msg": str(exc)}
 
-    def _check_job(self, args, task_vars):
-        """Fail with the worker's own message when this host's async worker job has died."""
-        if not args["jid"]:
+    def _check_job(self, local, args, st):
+        """Fail with the worker's own words when this host's detached worker has ended
+        without settling the run (it could not start, or it was killed)."""
+        if not local or not args["pid"] or pid_alive(args["pid"]):
             return
-        job = self._execute_module(module_name="ansible.builtin.async_status",
-                                   module_args={"jid": args["jid"]}, task_vars=task_vars)
-        if job.get("finished") and job.get("failed"):
-            raise AnsibleActionFail("the worker on this host failed: %s"
-                                    % (job.get("msg") or job.get("stderr") or "no message"))
+        rundir = RunDir(args["shared_dir"], args["run_id"])
+        host = args["host"]
+        record = next((w for w in (st or {}).get("workers", []) if w.get("host") == host), None)
+        if record is not None and record.get("status") in ("exited", "stopped"):
+            return
+        log = rundir.worker_log_path(host) if host else None
+        tail = ""
+        if log and os.path.exists(log):
+            with open(log, "rb") as handle:
+                tail = handle.read()[-2000:].decode("utf-8", "replace").strip()
+        raise AnsibleActionFail(
+            "the worker on %s (pid %d) ended without finishing%s%s" % (
+                host or "this host", args["pid"],
+                ": %s" % record.get("error") if record and record.get("error") else "",
+                " (%s: %s)" % (log, tail.splitlines()[-1]) if tail else ""))
 
 
 def worker_problems(st, lease_seconds):

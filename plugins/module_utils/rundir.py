@@ -141,6 +141,10 @@ class RunDir:
     def tool_log_path(self, name):
         return self.p("logs", name + ".log")
 
+    def worker_log_path(self, host):
+        """A detached worker's own output (its errors when it could not run)."""
+        return self.tool_log_path("worker-" + safe_name(host))
+
     def result_path(self, part_id):
         return self.p("results", part_name(part_id) + ".json")
 

@@ -357,13 +357,14 @@ class _Job:
         self.started = time.time()
 
 
-def plan_and_work(rundir, host, plan_params, **worker_kwargs):
+def plan_and_work(rundir, host, plan_params, opened=None, **worker_kwargs):
     """Create (or resume) the run, crawl it in a thread, and work on it meanwhile.
 
-    One async task on the first host instead of a separate plan task: the run starts moving
-    data as soon as the first partition is published, and the play saves a task.
+    The first host's worker plans too, instead of a separate plan task: the run starts moving
+    data as soon as the first partition is published, and the play saves a task. ``opened``
+    is open_run's (meta, created, requeued) when the caller already opened the run.
     """
-    meta, created, requeued = open_run(rundir, plan_params)
+    meta, created, requeued = opened or open_run(rundir, plan_params)
     outcome = {}
 
     def planner():

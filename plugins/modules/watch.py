@@ -17,10 +17,14 @@ author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
 options:
-  jid:
+  pid:
     description:
-      - Async job id of the M(datamover.fleet.worker) task on this host, so that a worker that
-        dies before the run exists (or planning fails) is reported with its own message.
+      - Process id of the detached M(datamover.fleet.worker) on this host (its C(pid) result),
+        so that a worker that ends without settling the run is reported at once, with its own
+        message, when the watch runs on that host.
+    type: int
+  host:
+    description: Name of that worker in the run (C(inventory_hostname)), to find its record and log.
     type: str
   report:
     description: Write report.json and report.md (M(datamover.fleet.run_report)) at the end.

@@ -9,9 +9,12 @@ module: worker
 short_description: Run a host's transfer slots until a run's partitions are all settled
 version_added: "0.1.0"
 description:
-  - Meant to run once per host with C(async) and C(poll=0). Runs O(slots) transfer slots that
-    claim partitions from the run directory (atomic rename, with a lease kept fresh), run rclone
-    or rsync on them, verify the destination, retry with backoff and record results and logs.
+  - Runs once per host. Runs O(slots) transfer slots that claim partitions from the run
+    directory (atomic rename, with a lease kept fresh), run rclone or rsync on them, verify the
+    destination, retry with backoff and record results and logs.
+  - With O(detach=true) (what the migrate role does) the module starts the loop as a detached
+    process and returns at once with its pid; the planning host creates the run first, so an
+    unusable plan fails the task. Without it, run the module with C(async) and C(poll=0).
   - Returns when every partition of a complete plan is done or failed, or when a C(STOP) file is
     created in the run directory. Stale leases of dead workers are taken over.
   - What to move and how is read from the run directory's C(run.json), written by
@@ -66,6 +69,18 @@ options:
   tool_path:
     description: Path of the transfer tool binary, when it is not on PATH.
     type: path
+  detach:
+    description:
+      - Start the worker loop as a detached process (its own session, parameters on its stdin)
+        and return at once, instead of running it in the module. Cheaper than C(async) by an
+        extra Python process and a temp directory per host. Its output is kept in the run's
+        C(logs/worker-<host>.log) when it has any.
+    type: bool
+    default: false
+  timeout:
+    description: With O(detach), the detached worker stops itself (giving its partitions back) after this many seconds; 0 means never.
+    type: float
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -75,15 +90,31 @@ EXAMPLES = r"""
     run_id: ckpt-2026-11
     host: "{{ inventory_hostname }}"
     slots: 4
+    detach: true
+    timeout: 604800
+  register: datamover_worker_job
+
+- name: The same as an async job
+  datamover.fleet.worker:
+    shared_dir: /lst/datamover
+    run_id: ckpt-2026-11
+    host: "{{ inventory_hostname }}"
   async: 604800
   poll: 0
-  register: datamover_worker_job
 """
 
 RETURN = r"""
+pid:
+  description: Process id of the detached worker on this host.
+  returned: when O(detach=true)
+  type: int
+created:
+  description: Whether this execution created the run (false when it resumed it).
+  returned: when O(plan) is given
+  type: bool
 plan:
   description: Totals of the plan (parts, files, bytes, seconds, crawl_errors, engine).
-  returned: when O(plan) is given
+  returned: when O(plan) is given and O(detach=false)
   type: dict
 host:
   description: Worker name.
@@ -91,52 +122,54 @@ host:
   type: str
 parts_done:
   description: Partitions this worker moved and verified.
-  returned: always
+  returned: when O(detach=false)
   type: int
 parts_failed:
   description: Partitions this worker gave up on.
-  returned: always
+  returned: when O(detach=false)
   type: int
 files:
   description: Files moved by this worker.
-  returned: always
+  returned: when O(detach=false)
   type: int
 bytes:
   description: Bytes moved by this worker.
-  returned: always
+  returned: when O(detach=false)
   type: int
 counts:
   description: Partitions per state when the worker exited.
-  returned: always
+  returned: when O(detach=false)
   type: dict
 stopped:
   description: Whether the worker exited because a STOP file was found.
-  returned: always
+  returned: when O(detach=false)
   type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARG, run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.detach import run_worker, spawn
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, remove_canary
-from ansible_collections.datamover.fleet.plugins.module_utils.worker import (
-    DEFAULTS,
-    Worker,
-    plan_and_work,
-)
+from ansible_collections.datamover.fleet.plugins.module_utils.planning import open_run
+from ansible_collections.datamover.fleet.plugins.module_utils.worker import DEFAULTS
 
 
 def _work(p):
     rundir = RunDir(p["shared_dir"], p["run_id"])
-    kwargs = dict(slots=p["slots"], retries=p["retries"], backoff=p["backoff"],
-                  backoff_max=p["backoff_max"], lease_seconds=p["lease_seconds"], poll=p["poll"],
-                  binary=p["tool_path"], rclone_config=p["rclone_config"], run_wait=p["run_wait"])
-    if p["plan"] is None:
-        return Worker(rundir, p["host"], **kwargs).run()
-    if p["canary"]:
+    if p["plan"] is not None and p["canary"]:
         remove_canary(p["shared_dir"], p["canary"])
-    return plan_and_work(rundir, p["host"], p["plan"], **kwargs)
+    if not p["detach"]:
+        return run_worker(rundir, p)
+    result = {"host": p["host"]}
+    params = dict(p)
+    if p["plan"] is not None:
+        # In the foreground: a plan the run cannot take fails this task with its message.
+        params["opened"] = opened = open_run(rundir, p["plan"])
+        result.update(created=opened[1], requeued_failed=opened[2])
+    result["pid"] = spawn(params)[0]
+    return result
 
 
 def main():
@@ -153,12 +186,14 @@ def main():
             tool_path=dict(type="path"),
             canary=dict(type="str"),
             run_wait=dict(type="float", default=DEFAULTS["run_wait"]),
+            detach=dict(type="bool", default=False),
+            timeout=dict(type="float", default=0.0),
             **PLAN_ARG
         ),
         supports_check_mode=False,
     )
     result = guarded(module, _work, module.params)
-    module.exit_json(changed=result["parts_done"] > 0, **result)
+    module.exit_json(changed=bool(module.params["detach"] or result["parts_done"] > 0), **result)
 
 
 if __name__ == "__main__":
