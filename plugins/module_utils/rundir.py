@@ -267,6 +267,10 @@ class RunDir:
     def write_worker(self, host, record):
         atomic_write_json(self.p("workers", safe_name(host) + ".json"), record)
 
+    def worker_count(self):
+        """How many workers have joined the run (one listing, no record read)."""
+        return sum(1 for name in _listdir(self.p("workers")) if name.endswith(".json"))
+
     def workers(self):
         """[(record, mtime)] of every worker that has written its record."""
         out = []

@@ -55,6 +55,8 @@ def build_parser():
     ap.add_argument("--tool-path", default=None, help="rclone/rsync binary when not on PATH")
     ap.add_argument("--rclone-config", default=None,
                     help="rclone config file (a pod: the Secret's file, mounted read-only)")
+    ap.add_argument("--batch", type=int, default=8,
+                    help="most partitions moved by one tool process while the queue is deep")
     ap.add_argument("--run-wait", type=float, default=60.0,
                     help="seconds to wait for the run to appear in the shared dir")
     return ap
@@ -80,7 +82,8 @@ def main(argv=None):
         worker = Worker(rundir, name, slots=args.slots, retries=args.retries,
                         backoff=args.backoff, backoff_max=args.backoff_max,
                         lease_seconds=args.lease_seconds, poll=args.poll, binary=args.tool_path,
-                        rclone_config=args.rclone_config, run_wait=args.run_wait)
+                        rclone_config=args.rclone_config, run_wait=args.run_wait,
+                        batch=args.batch)
     except Exception as exc:  # cannot even start: restarting the pod will not help
         return _fail(name, EXIT_UNUSABLE, exc)
     started = time.time()

@@ -69,6 +69,15 @@ options:
   tool_path:
     description: Path of the transfer tool binary, when it is not on PATH.
     type: path
+  batch:
+    description:
+      - Most partitions a slot moves in one tool process while the queue is deep (each still
+        claimed, verified, retried and reported on its own). A tool process costs a start-up
+        and a pipeline that fills and drains, which small-file partitions feel. Batches stop
+        growing well before the queue runs low, so the end of a run is spread over every slot.
+        1 turns batching off.
+    type: int
+    default: 8
   detach:
     description:
       - Start the worker loop as a detached process (its own session, parameters on its stdin)
@@ -186,6 +195,7 @@ def main():
             tool_path=dict(type="path"),
             canary=dict(type="str"),
             run_wait=dict(type="float", default=DEFAULTS["run_wait"]),
+            batch=dict(type="int", default=DEFAULTS["batch"]),
             detach=dict(type="bool", default=False),
             timeout=dict(type="float", default=0.0),
             **PLAN_ARG

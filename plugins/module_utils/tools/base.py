@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 
@@ -66,6 +67,17 @@ class TransferTool(abc.ABC):
     @abc.abstractmethod
     def commands(self, list_path, workdir, retry=False):
         """argv lists (never shell strings) that move one partition."""
+
+    def combine(self, list_paths, workdir):
+        """One list that moves several partitions in one transfer (a worker's batch). The
+        lists of both tools are sequences of terminated names, so they concatenate; a tool
+        whose lists do not overrides this."""
+        path = os.path.join(workdir, "batch-" + os.path.basename(list_paths[0]))
+        with open(path, "wb") as out:
+            for list_path in list_paths:
+                with open(list_path, "rb") as handle:
+                    shutil.copyfileobj(handle, out)
+        return path
 
     @abc.abstractmethod
     def verify(self, entries, list_path, log):

@@ -33,7 +33,8 @@ from tests.unit.helpers import (
 RSYNC = shutil.which("rsync")
 pytestmark = pytest.mark.skipif(RSYNC is None, reason="rsync is not installed")
 
-FAST = {"backoff": 0.01, "backoff_max": 0.05, "poll": 0.05, "lease_seconds": 30}
+# batch=1: these tests follow single partitions; test_worker_batch.py covers batches.
+FAST = {"backoff": 0.01, "backoff_max": 0.05, "poll": 0.05, "lease_seconds": 30, "batch": 1}
 
 
 @pytest.fixture

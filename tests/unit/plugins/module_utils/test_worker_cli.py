@@ -84,7 +84,7 @@ def test_sigterm_stops_cleanly_and_releases_the_claim(run, tmp_path):
     deadline = time.time() + 30
     while time.time() < deadline and state.counts()["claimed"] == 0:
         time.sleep(0.05)
-    assert state.counts()["claimed"] == 1
+    assert state.counts()["claimed"] >= 1  # a batch may hold more than one
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1, err
