@@ -101,11 +101,22 @@ def ours(source, destination, tool, slots, files, inventory=None, extra=None, na
     seconds = timed(argv)[0]
     with open(os.path.join(shared, run_id, "report.json")) as handle:
         report = json.load(handle)
+    report["worker_phase"] = _worker_phase(os.path.join(shared, run_id, "workers"))
     if report["status"] != "succeeded":
         raise RuntimeError("our run %s did not succeed: %s" % (run_id, report))
     shutil.rmtree(os.path.join(shared, run_id), ignore_errors=True)
     os.unlink(varfile)
     return seconds, report
+
+
+def _worker_phase(workers_dir):
+    """Seconds from the first worker's start (the planning worker crawls from then on) to
+    the last worker's exit: the run without Ansible's start-up, preflight and dispatch."""
+    records = []
+    for name in os.listdir(workers_dir):
+        with open(os.path.join(workers_dir, name)) as handle:
+            records.append(json.load(handle))
+    return round(max(r["updated"] for r in records) - min(r["started"] for r in records), 3)
 
 
 def alternate(reps, contenders):
@@ -137,7 +148,7 @@ def bench_rsync(reps, tree_name, files=2048, slots=4, with_one_slot=False):
     def run_ours(rep, n=slots):
         fresh(dst)
         seconds, report = ours(src, dst, "rsync", n, files)
-        return seconds, report["seconds"]
+        return seconds, report["worker_phase"]
 
     def run_fpsync(rep):
         fresh(dst)
@@ -285,7 +296,7 @@ def bench_overhead(reps, parts=2000, slots=4):
     def run_ours(rep):
         fresh(dst)
         seconds, report = ours(src, dst, "rsync", slots, 1, name="per-part")
-        return seconds, report["seconds"]
+        return seconds, report["worker_phase"]
 
     def run_rsync(rep):
         fresh(dst)
@@ -419,7 +430,8 @@ def table(results):
             if phase:
                 rows.append((title, "worker phase, 1 slot vs rsync -a",
                              "%.2f s vs %.2f s" % (med(phase), med(times["rsync -a"])),
-                             "%.2fx" % (med(phase) / med(times["rsync -a"])), "report.json seconds"))
+                             "%.2fx" % (med(phase) / med(times["rsync -a"])),
+                             "first worker start to last worker exit (crawl included)"))
     if "floor" in results:
         times = results["floor"]["times"]
         label = [k for k in times if k != "rsync -a"][0]
