@@ -4,6 +4,7 @@
 """rclone adapter: POSIX to object storage (OCI Object Storage, S3, any rclone remote)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -191,14 +192,44 @@ class RcloneTool(TransferTool):
         return self.base_argv() + ["lsf", "-R", "--files-only", "--format", "sp",
                                    "--files-from-raw", list_path, root]
 
-    def verify(self, entries, list_path, log):
-        """List the destination independently and compare names and sizes with the manifest.
+    def dir_listing_argv(self, dirs):
+        """One rclone process listing each directory on its own (rc job/batch of
+        operations/list, run in-process by --loopback): one LIST per directory page and
+        none for the ancestors, which a listing from a common root must walk down."""
+        inputs = [{"_path": "operations/list", "fs": self._root(), "remote": d,
+                   "opt": {"recurse": False, "filesOnly": True, "noModTime": True,
+                           "noMimeType": True}} for d in dirs]
+        return self.base_argv() + ["rc", "--loopback", "job/batch", "--json",
+                                   json.dumps({"inputs": inputs,
+                                               "concurrency": max(1, self.checkers)})]
 
-        The listing starts at the partition's deepest common directory: rclone lists every
-        directory from its root down to the files, one LIST each, so the ancestors above the
-        common directory would cost a request per partition for nothing."""
-        with open(list_path, "rb") as handle:
-            names = [n for n in handle.read().split(b"\n") if n]
+    def _list_dirs(self, names, log):
+        """{name: size} of the objects in the directories holding ``names``, or None when a
+        name is not UTF-8 (JSON cannot carry it: the exact lsf listing is used instead)."""
+        try:
+            dirs = sorted({n.rpartition(b"/")[0].decode("utf-8") for n in names})
+        except UnicodeDecodeError:
+            return None
+        proc = subprocess.run(self.dir_listing_argv(dirs), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=log, check=False)
+        if proc.returncode != 0:
+            raise ToolError("rclone listing of %d directories of %s failed with exit code %d "
+                            "(see the log)" % (len(dirs), self.destination, proc.returncode))
+        seen = {}
+        for dname, out in zip(dirs, json.loads(proc.stdout)["results"]):
+            if "error" in out:
+                if out.get("status") == 404 or "directory not found" in str(out["error"]):
+                    continue  # nothing arrived in it: every expected name is reported
+                raise ToolError("rclone listing of %s/%s failed: %s"
+                                % (self.destination, dname, out["error"]))
+            for item in out.get("list") or ():
+                seen[item["Path"].encode("utf-8", "surrogateescape")] = int(item["Size"])
+        return seen
+
+    def _list_lsf(self, names, list_path, log):
+        """{name: size} from lsf over the partition's list: exact for any byte in a name.
+        It starts at the partition's deepest common directory, since rclone lists every
+        directory from its root down to the files."""
         common = _common_dir(names)
         if common:
             cut = len(common) + 1
@@ -216,6 +247,26 @@ class RcloneTool(TransferTool):
             if line:
                 size, dummy, name = line.partition(b";")
                 seen[prefix + name] = int(size) if size.lstrip(b"-").isdigit() else -1
+        return seen
+
+    def verify(self, entries, list_path, log):
+        """List the destination independently and compare names and sizes with the manifest.
+
+        Each directory of the partition is listed on its own, in one rclone process. A name
+        that listing does not show is looked for again with lsf, whose output is exact for
+        every byte, before it counts as missing."""
+        with open(list_path, "rb") as handle:
+            names = [n for n in handle.read().split(b"\n") if n]
+        seen = self._list_dirs(names, log) if names else {}
+        exact = seen is None
+        if exact:
+            seen = self._list_lsf(names, list_path, log)
+        result = self._compare(entries, seen)
+        if result.mismatches and not exact:
+            result = self._compare(entries, self._list_lsf(names, list_path, log))
+        return result
+
+    def _compare(self, entries, seen):
         result = Verification()
         for kind, size, _mtime, rel in entries:
             if kind == "d" or (kind == "l" and self.symlinks == "skip"):
