@@ -4,7 +4,8 @@
 """Cut a stream of crawled entries into partitions and publish them in the run directory.
 
 A partition is closed when adding the next entry would pass ``max_files`` entries or
-``max_bytes`` bytes (a single file larger than ``max_bytes`` gets a partition of its own).
+``max_bytes`` bytes (a single file larger than ``max_bytes`` gets a partition of its own), or
+early, once 3/4 full, when the next directory fits a partition of its own (see add_scan).
 Each partition is published as soon as it is closed (live mode): its manifest is written
 first, its ``state/todo`` marker last, so a worker never claims a partition that is not
 complete. The native crawl hands over whole directories of ready-made manifest records, and
@@ -59,9 +60,16 @@ class PartWriter:
         records, sizes = scan.records, scan.sizes
         n, i = len(records), 0
         is_dir_marker = n == 1 and records[0][:1] == b"d"
-        if scan.whole and self.count + n <= self.max_files:
+        if scan.whole and n <= self.max_files:
             total = sum(sizes)
-            if self.bytes + total <= self.max_bytes:
+            if (total <= self.max_bytes and self.count >= self.max_files * 3 // 4
+                    and (self.count + n > self.max_files or self.bytes + total > self.max_bytes)):
+                # A directory that fits a partition of its own starts one rather than being
+                # cut, once the current partition is 3/4 full: each directory then has one
+                # owner, which an object store lists once (one LIST per directory) and rsync
+                # walks (-r) instead of reading names.
+                self.close()
+            if self.count + n <= self.max_files and self.bytes + total <= self.max_bytes:
                 # The whole directory fits: say so, and rsync walks it instead of reading
                 # one name per file (measured: 20% less per partition). Not an entry.
                 self.records.append(manifest_record(KIND_WHOLE_DIR, 0, 0, scan.rel))

@@ -99,7 +99,8 @@ def test_partition_limits(tmp_path, source):
 
 
 def test_partitions_are_filled_greedily(tmp_path, source):
-    """A partition is only closed when the next entry would not fit."""
+    """A partition is closed when the next entry would not fit (no directory of this tree
+    qualifies for the early close of the next test)."""
     rundir, _ = _plan(tmp_path, source)
     ids = part_ids(rundir)
     for pid, nxt in zip(ids, ids[1:]):
@@ -380,3 +381,30 @@ def test_fpart_special_files_reported(tmp_path, source):
     assert b"fifo" not in listed
     assert result["plan"]["skipped"] == 1
     assert result["plan"]["skipped_samples"][0][0] == "fifo"
+
+
+@pytest.mark.parametrize("per_dir, cut", [(100, False), (150, True)])
+def test_a_directory_that_fits_a_partition_starts_one_once_three_quarters_full(
+        tmp_path, per_dir, cut):
+    """Dirs of 100 files, 256 per partition: two whole dirs each (200 >= 192), none cut.
+    Dirs of 150: a partition of one dir is under 3/4, so the next dir is cut to fill it."""
+    src = tmp_path / "src"
+    for d in range(6):
+        for i in range(per_dir):
+            write(str(src / ("d%d" % d) / ("f%03d" % i)), b"x")
+    rundir, result = new_run(tmp_path / "shared", "run", str(src), str(tmp_path / "dst"),
+                             partition_files=256)
+    owners = {}
+    for pid in part_ids(rundir):
+        entries, whole = rundir.read_partition(pid)
+        assert len(entries) <= 256
+        for entry in entries:
+            owners.setdefault(entry[3].split(b"/")[0], set()).add(pid)
+        if not cut:
+            assert len(whole) == 2 and len(entries) == 200
+    split = [d for d, parts in owners.items() if len(parts) > 1]
+    assert bool(split) is cut
+    if not cut:
+        assert result["published"] == 3
+    else:
+        assert result["published"] == 4  # 900 files: 256 + 256 + 256 + 132, as before
