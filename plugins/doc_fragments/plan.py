@@ -80,4 +80,29 @@ options:
             file system proves slow (NFS, Lustre); a fast local file system is walked inline.
         type: int
         default: 8
+      since:
+        description:
+          - Id of an earlier run of the same migration (same source, destination and tool).
+            Makes this an incremental run - the crawl is compared with that run's manifest and
+            only new and changed entries (size, mtime, and mode/uid/gid for rsync) are planned,
+            without any request to the destination for the others.
+          - Entries gone from the source are listed (C(deletions.manifest), the report) and
+            deleted only with O(plan.mirror). Always crawled by the native engine.
+        type: str
+      mirror:
+        description:
+          - With O(plan.since), delete at the destination the entries gone from the source.
+            Refused, deleting nothing, when the crawl had errors, when the deletions exceed
+            O(plan.max_delete) or O(plan.max_delete_share), or when the previous run did not
+            succeed.
+        type: bool
+        default: false
+      max_delete:
+        description: Most deletions a mirror applies.
+        type: int
+        default: 100
+      max_delete_share:
+        description: Largest share of the previous run's entries a mirror deletes.
+        type: float
+        default: 0.05
 """

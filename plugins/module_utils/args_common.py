@@ -27,6 +27,10 @@ PLAN_OPTIONS = dict(
     verify=dict(type="str", default="size", choices=["size", "checksum", "none"]),
     symlinks=dict(type="str", default="links", choices=["links", "skip"]),
     threads=dict(type="int", default=8),
+    since=dict(type="str"),
+    mirror=dict(type="bool", default=False),
+    max_delete=dict(type="int", default=100),
+    max_delete_share=dict(type="float", default=0.05),
 )
 
 PLAN_ARG = dict(plan=dict(type="dict", options=PLAN_OPTIONS))

@@ -47,7 +47,7 @@ def manifest_record(kind, size, mtime_ns, path):
 def parse_record(record):
     """The inverse of manifest_record (without the trailing NUL)."""
     head, _tab, path = record.rstrip(b"\0").partition(b"\t")
-    kind, size, mtime_ns = head.split(b" ")
+    kind, size, mtime_ns = head.split(b" ")[:3]  # [3:] are an incremental run's mode/uid/gid
     return Entry(path, kind.decode("ascii"), int(size), int(mtime_ns))
 
 
@@ -141,7 +141,42 @@ def _classify(batch, prefix, scan, excluder):
             scan.skipped.append((prefix + name, SPECIAL))
 
 
-def _scan(root, rel, excluder, sort_limit):
+def _classify_attrs(batch, prefix, scan, excluder):
+    """_classify for incremental runs: records also carry mode, uid and gid
+    (b"<kind> <size> <mtime_ns> <mode> <uid> <gid>\\t<path>\\0"), so a chmod or chown shows
+    as a change. A separate loop: the full run's hot loop stays as it is."""
+    records, sizes, subdirs = scan.records, scan.sizes, scan.subdirs
+    for entry in batch:
+        name = entry.name
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            scan.errors.append((prefix + name, exc.strerror or str(exc)))
+            continue
+        mode = st.st_mode
+        if S_ISDIR(mode):
+            if not (excluder and excluder.excluded(prefix + name, name, True)):
+                subdirs.append(prefix + name)
+            else:
+                scan.partial = True
+            continue
+        if excluder and excluder.excluded(prefix + name, name, False):
+            scan.partial = True
+            continue
+        if S_ISREG(mode):
+            kind = b"f"
+        elif S_ISLNK(mode):
+            kind = b"l"
+        else:
+            scan.skipped.append((prefix + name, SPECIAL))
+            continue
+        size = st.st_size
+        records.append(b"%s %d %d %o %d %d\t%s%s\0" % (kind, size, st.st_mtime_ns, mode & 0o7777,
+                                                       st.st_uid, st.st_gid, prefix, name))
+        sizes.append(size)
+
+
+def _scan(root, rel, excluder, sort_limit, classify=_classify):
     started = time.monotonic()
     scan = DirScan(rel)
     try:
@@ -157,7 +192,7 @@ def _scan(root, rel, excluder, sort_limit):
         it.close()
         batch.sort(key=_NAME)
     scan.empty = not batch
-    _classify(batch, rel + b"/" if rel else b"", scan, excluder)
+    classify(batch, rel + b"/" if rel else b"", scan, excluder)
     scan.subdirs.sort()
     scan.seconds = time.monotonic() - started
     return scan
@@ -171,7 +206,7 @@ class Crawl:
     MAX_KEPT = 1000
 
     def __init__(self, root, excludes=(), threads=8, lookahead=32, sort_limit=100000,
-                 slow_entry_us=20.0):
+                 slow_entry_us=20.0, attrs=False):
         self.root = os.fsencode(root).rstrip(b"/") or b"/"
         self.excluder = Excluder(excludes)
         self.threads = max(1, int(threads))
@@ -183,6 +218,8 @@ class Crawl:
         self.errors, self.skipped = [], []
         self.errors_count = self.skipped_count = 0
         self.lookahead_used = False
+        # attrs: records carry mode/uid/gid too (incremental runs of rsync, see _classify_attrs)
+        self._classify = _classify_attrs if attrs else _classify
 
     def __iter__(self):
         for scan in self.scans():
@@ -202,8 +239,10 @@ class Crawl:
     def scans(self):
         pool = None
         try:
+            classify = self._classify
+
             def scan_now(rel):
-                return _scan(self.root, rel, self.excluder, self.sort_limit)
+                return _scan(self.root, rel, self.excluder, self.sort_limit, classify)
 
             current = scan_now(b"")
             if current.errors and current.errors[0][0] == b".":
@@ -236,7 +275,7 @@ class Crawl:
                     for ahead in range(idx, min(idx + self.lookahead, len(subdirs))):
                         if ahead not in futures:
                             futures[ahead] = pool.submit(_scan, self.root, subdirs[ahead],
-                                                         self.excluder, self.sort_limit)
+                                                         self.excluder, self.sort_limit, classify)
                 future = futures.pop(idx, None)
                 current = future.result() if future is not None else scan_now(subdirs[idx])
         finally:
@@ -261,7 +300,7 @@ class Crawl:
             if not batch:
                 break
             extra = DirScan(scan.rel)
-            _classify(batch, prefix, extra, self.excluder)
+            self._classify(batch, prefix, extra, self.excluder)
             self._note(extra)
             subdirs.extend(extra.subdirs)
             if extra.records:

@@ -131,7 +131,8 @@ def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8):
                        crawl.skipped, crawl.skipped_count)
 
 
-def finish_plan(rundir, writer, started, engine, errors, error_count, skipped, skipped_count):
+def finish_plan(rundir, writer, started, engine, errors, error_count, skipped, skipped_count,
+                extra=None):
     plan = {
         "engine": engine,
         "parts": writer.next_id - 1,
@@ -143,5 +144,6 @@ def finish_plan(rundir, writer, started, engine, errors, error_count, skipped, s
         "skipped": skipped_count,
         "skipped_samples": [[os.fsdecode(p), why] for p, why in skipped],
     }
+    plan.update(extra or {})
     rundir.write_plan(plan)
     return plan

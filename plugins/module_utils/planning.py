@@ -48,7 +48,20 @@ def crawl(rundir, meta, threads=8):
         return rundir.plan(), 0
     part = meta["partitioning"]
     try:
-        if part["engine"] == "fpart":
+        if meta.get("mirror") and not meta.get("since"):
+            raise PlanError(
+                "datamover_mirror needs datamover_since: deletions are found by comparing with "
+                "the previous run's manifest. A destination without one would have to be "
+                "listed in full, which this collection does not do: run a full copy first, "
+                "then incremental passes with datamover_since, the last one with "
+                "datamover_mirror=true (docs/cutover.md)")
+        if meta.get("since"):
+            # Always the native crawl: the diff reads manifests in its order (fpart has its own).
+            from ansible_collections.datamover.fleet.plugins.module_utils.incremental import (
+                plan_since,
+            )
+            plan = plan_since(rundir, meta, threads=threads or 8)
+        elif part["engine"] == "fpart":
             from ansible_collections.datamover.fleet.plugins.module_utils.fpart import plan_fpart
             plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"],
                               meta.get("excludes") or [])

@@ -84,6 +84,7 @@ def build_report(rundir, started=None):
         "unrepresentable": {"count": notes["unrepresentable"][0],
                             "samples": notes["unrepresentable"][1]},
         "skipped": {"count": notes["skipped"][0], "samples": notes["skipped"][1]},
+        "incremental": plan.get("incremental"),  # datamover_since: the diff and the mirror
         "run_dir": rundir.path,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -119,7 +120,28 @@ def summary_lines(report):
         "verified %d files, %s, %d mismatches" % (
             report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
             report["verified"]["mismatches"]),
-    ] + _not_copied_line(report)
+    ] + _not_copied_line(report) + _incremental_lines(report.get("incremental"))
+
+
+def _incremental_lines(inc):
+    """An incremental run: what the diff found, and what the mirror did or would do."""
+    if not inc:
+        return []
+    lines = ["incremental since %s: %d new, %d changed, %d unchanged (not moved), %d deleted "
+             "from the source" % (inc["since"], inc["new"], inc["changed"], inc["unchanged"],
+                                  inc["deleted"])]
+    if inc.get("renamed_dirs"):
+        lines.append("%d directories look renamed (moved as new, old names deleted)"
+                     % inc["renamed_dirs"])
+    mirror = inc.get("mirror") or {}
+    if mirror.get("requested"):
+        lines.append("mirror: %d deleted at the destination (listed in report.md)"
+                     % mirror.get("applied", 0))
+    elif inc["deleted"]:
+        lines.append("mirror dry run: %d would be deleted with datamover_mirror=true (%s)"
+                     % (inc["deleted"], "; ".join(mirror.get("refusals_if_requested") or [])
+                        or "the guards would allow it"))
+    return lines
 
 
 def _not_copied_line(report):
@@ -156,5 +178,18 @@ def render_markdown(report):
         if block["count"]:
             out += ["", "## %s: %d" % (title, block["count"]), ""]
             out += ["- `%r`" % (s,) for s in block["samples"]]
+    inc = report.get("incremental")
+    if inc:
+        mirror = inc.get("mirror") or {}
+        if mirror.get("requested"):
+            out += ["", "## Deleted at the destination (mirror): %d" % mirror.get("applied", 0), ""]
+            out += ["- `%s`" % p for p in mirror.get("deleted", [])]
+        elif inc["deleted"]:
+            out += ["", "## Deleted from the source, not at the destination (dry run): %d"
+                    % inc["deleted"], "", "All of them: `%s`" % inc["deletions_file"], ""]
+            out += ["- `%s`" % p for p in inc["samples"]["deleted"]]
+        if inc.get("renamed_dir_samples"):
+            out += ["", "## Directories that look renamed (new + deleted)", ""]
+            out += ["- `%s` -> `%s`" % (a, b) for a, b in inc["renamed_dir_samples"]]
     out += ["", "Run directory: `%s`" % report["run_dir"], ""]
     return "\n".join(out)

@@ -11,6 +11,12 @@ This module owns the layout: no other file names a file of it. Layout (all under
     plan.failed              written when the crawl failed: waiting workers stop
     STOP                     asks every worker to stop after its current partitions
     parts/NNNNNN.manifest    one record per entry: b"<kind> <size> <mtime_ns>\\t<path>\\0"
+    source.manifest          incremental runs (datamover_since): every entry of the source in
+                             crawl order, parts/ holding only what changed; rsync's records add
+                             b" <mode> <uid> <gid>" to the head. A full run's parts/ are its
+                             complete manifest already.
+    deletions.manifest       incremental runs: the previous run's records of entries gone from
+                             the source (what a mirror deletes), in crawl order
     state/{todo,claimed,done,failed}/   see runstate.py (the state machine)
     results/NNNNNN.json      what the attempts on a partition did (records.PartResult)
     workers/<host>.json      each worker's heartbeat and totals
@@ -42,16 +48,19 @@ from ansible_collections.datamover.fleet.plugins.module_utils.records import (
     read_manifest_bytes,
 )
 
-__all__ = ["RunDir", "RunDirError", "host_canary_seen", "part_name", "read_canary",
+__all__ = ["RunDir", "RunDirError", "StreamFile", "host_canary_seen", "iter_records", "part_name",
+           "read_canary",
            "remove_canary", "write_canary", "write_host_canary"]
 
 # 2: partitions are a manifest only (no .list/.json beside it). Runs of format 1 resume fine.
 FORMAT_VERSION = 2
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Changing any of these under a run id would mix two different migrations in one run directory.
-IDENTITY_KEYS = ("source", "destination", "tool")
-# These may change when a run is resumed (e.g. add --bwlimit for the night).
-MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks")
+IDENTITY_KEYS = ("source", "destination", "tool", "since")
+# These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
+# more deletions after reading the list it refused).
+MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
+                "max_delete_share")
 CANARY_PREFIX = ".datamover-canary-"
 
 
@@ -255,6 +264,25 @@ class RunDir:
         with open(self.manifest_path(part_id), "rb") as handle:
             return read_manifest_bytes(handle.read())
 
+    # complete manifests (incremental runs) ----------------------------------------------------
+    def source_manifest_path(self):
+        return self.p("source.manifest")
+
+    def deletions_path(self):
+        return self.p("deletions.manifest")
+
+    def complete_manifest_files(self):
+        """The files that together describe the whole source as this run crawled it, in crawl
+        order: source.manifest for an incremental run, else every partition's manifest."""
+        if os.path.exists(self.source_manifest_path()):
+            return [self.source_manifest_path()]
+        plan = self.plan() or {}
+        return [self.manifest_path(i) for i in range(1, int(plan.get("parts") or 0) + 1)]
+
+    def stream_writer(self, path):
+        """A file written in pieces and published whole (rename) by commit()."""
+        return StreamFile(path)
+
     # results -----------------------------------------------------------------------------
     def read_result(self, part_id):
         data = read_json(self.result_path(part_id))
@@ -302,6 +330,48 @@ class RunDir:
     # report ------------------------------------------------------------------------------
     def report_paths(self):
         return self.p("report.json"), self.p("report.md")
+
+
+class StreamFile:
+    """Append-only, published by rename on commit(): a reader never sees half a manifest."""
+
+    def __init__(self, path):
+        self.path = path
+        self.tmp = os.path.join(os.path.dirname(path), ".tmp-%s-%s" % (os.path.basename(path),
+                                                                         uuid.uuid4().hex[:12]))
+        self.handle = open(self.tmp, "wb", buffering=1 << 20)
+        self.write = self.handle.write
+
+    def commit(self):
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.rename(self.tmp, self.path)
+
+    def abort(self):
+        self.handle.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def iter_records(paths, chunk=1 << 20):
+    """Stream the NUL-terminated records of manifest files, in order, in bounded memory."""
+    for path in paths:
+        with open(path, "rb") as handle:
+            tail = b""
+            while True:
+                data = handle.read(chunk)
+                if not data:
+                    break
+                records = (tail + data).split(b"\0")
+                tail = records.pop()
+                for record in records:
+                    if record:
+                        yield record
+            if tail:
+                yield tail
 
 
 def safe_name(text):
