@@ -116,7 +116,10 @@ class ActionModule(ActionBase):
                         "; ".join("the worker on %s crashed: %s" % (w.get("host"), w.get("error"))
                                   for w in crashed),
                         os.path.join(st["run_dir"], "logs")))
-            if st["plan_failed"]:
+            # A plan.failed older than this play is an earlier execution's, which the planning
+            # worker is about to clear (a resume after a refused mirror, say): not this one's.
+            if st["plan_failed"] and not (args["started"] and
+                                          st["plan_failed"].get("time", 0) < args["started"]):
                 raise AnsibleActionFail("planning failed: %s" % st["plan_failed"].get("error"))
             if elapsed > args["startup_grace"] and st["workers_alive"] == 0:
                 raise AnsibleActionFail(

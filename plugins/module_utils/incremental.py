@@ -74,6 +74,24 @@ def dir_groups(records, where="the previous run's manifest"):
         yield last_key, cur_dir, group
 
 
+def merge_groups(first, second):
+    """Merge two streams of dir_groups (both in crawl order) into one: a run's complete
+    manifest and the deletions it only reported, which are still at the destination."""
+    a, b = next(first, None), next(second, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[0] < b[0]):
+            yield a
+            a = next(first, None)
+        elif a is None or b[0] < a[0]:
+            yield b
+            b = next(second, None)
+        else:
+            merged = dict(b[2])
+            merged.update(a[2])
+            yield a[0], a[1], merged
+            a, b = next(first, None), next(second, None)
+
+
 def _head3(head):
     """kind, size, mtime of a head that may also carry mode/uid/gid."""
     return b" ".join(head.split(b" ", 3)[:3])
@@ -99,8 +117,11 @@ class Diff:
     settle as done: moved again whatever their records say.
     """
 
-    def __init__(self, previous_records, on_delete, strip=False, retry=frozenset()):
+    def __init__(self, previous_records, on_delete, strip=False, retry=frozenset(),
+                 pending=None):
         self.groups = dir_groups(previous_records)
+        if pending is not None:
+            self.groups = merge_groups(self.groups, dir_groups(pending, "a deletions list"))
         self.prev = next(self.groups, None)
         self.prev_matched = False
         self.on_delete = on_delete
@@ -222,6 +243,14 @@ class Previous:
     def records(self):
         return iter_records(self.rundir.complete_manifest_files())
 
+    def pending(self):
+        """Deletions the previous run found and only reported: still at the destination, so
+        still to delete (a chain of catch-up passes, then one mirror pass)."""
+        inc = self.plan.get("incremental") or {}
+        if not inc or (inc.get("mirror") or {}).get("requested"):
+            return None  # a full run, or a mirror that deleted its whole list
+        return iter_records([self.rundir.deletions_path()])
+
 
 def previous_run(rundir, meta):
     """Open and check the run named by ``since``; raise PlanError saying what to do."""
@@ -282,7 +311,7 @@ def plan_incremental(rundir, meta, writer, threads=8):
     deletions = rundir.stream_writer(rundir.deletions_path())
     try:
         diff = Diff(previous.records(), deletions.write, strip=attrs and not previous.attrs,
-                    retry=previous.retry)
+                    retry=previous.retry, pending=previous.pending())
         write, add = complete.write, writer.add
         for scan in crawl.scans():
             records = scan.records

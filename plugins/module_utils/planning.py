@@ -34,6 +34,12 @@ def open_run(rundir, params):
     """Create the run, or resume it: failed partitions are queued again and a STOP left by
     an earlier execution is cleared. Returns (meta, created, requeued_failed)."""
     meta, created = rundir.create_or_check(run_meta(params))
+    if (meta.get("since") or None) != (params.get("since") or None):
+        # Another since under the same id would mix two different diffs in one run.
+        raise PlanError("datamover_run_id %r is an incremental run since %r (this one asks for "
+                        "%r): use a new datamover_run_id, or repeat datamover_since=%s to resume "
+                        "it" % (rundir.run_id, meta.get("since"), params.get("since"),
+                                meta.get("since") or "''"))
     requeued = [] if created else RunState(rundir).requeue_failed()
     rundir.clear_leftovers()
     return meta, created, requeued

@@ -56,7 +56,7 @@ __all__ = ["RunDir", "RunDirError", "StreamFile", "host_canary_seen", "iter_reco
 FORMAT_VERSION = 2
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Changing any of these under a run id would mix two different migrations in one run directory.
-IDENTITY_KEYS = ("source", "destination", "tool", "since")
+IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
 # more deletions after reading the list it refused).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",

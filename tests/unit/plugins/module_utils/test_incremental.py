@@ -91,7 +91,8 @@ def test_incremental_plans_exactly_the_changes(tmp_path, tree):
     # the complete manifest describes the whole source: the next pass chains from it
     settle(rd)
     rd2, res2 = new_run(shared, "inc2", tree, dst, since="inc")
-    assert planned(rd2) == [] and res2["plan"]["incremental"]["deleted"] == 0
+    # deletions only reported are still at the destination: still listed
+    assert planned(rd2) == [] and res2["plan"]["incremental"]["deleted"] == 5
     write(tree / "c" / "f1", b"changed again")
     rd3, res3 = new_run(shared, "inc3", tree, dst, since="inc2")
     assert planned(rd3) == [b"c/f1"]
@@ -209,3 +210,22 @@ def test_diff_streams_in_lockstep():
     assert gone == [b"d 0 0\ta/e\0", b"f 2 2\tz/q\0"]
     assert (summary["unchanged"], summary["changed"], summary["new"], summary["deleted"]) == \
         (2, 1, 2, 2)
+
+
+def test_reported_deletions_carry_to_the_next_pass(tmp_path, tree):
+    """Catch-up passes only report deletions; the final mirror pass still deletes them all."""
+    shared, dst = full_then(tmp_path, tree)
+    shutil.copytree(str(tree), str(dst), symlinks=True)
+    change(tree)
+    rd, res = new_run(shared, "catchup", tree, dst, since="full")
+    assert res["plan"]["incremental"]["deleted"] == 5
+    settle(rd)
+    os.unlink(str(tree / "a" / "f3"))
+    write(tree / "c" / "f0", b"back, different")  # a deleted file comes back
+    rd2, res2 = new_run(shared, "final", tree, dst, since="catchup", mirror=True, max_delete=10,
+                        max_delete_share=1.0)
+    inc = res2["plan"]["incremental"]
+    assert sorted(os.fsencode(p) for p in inc["mirror"]["deleted"]) == \
+        sorted([b"a/f3"] + [b"gone/sub/f%d" % i for i in range(4)])
+    assert planned(rd2) == [b"c/f0"]
+    assert not (dst / "a" / "f3").exists() and not (dst / "gone").exists()
