@@ -8,11 +8,33 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.lab.latency_proxy import LatencyProxy
+from tests.lab.latency_proxy import _REQUEST, LatencyProxy
 from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, rclone_binary
 from tests.lab.trees import diff_trees, sample_tree
 
 CHANGE, ADD, DELETE = 20, 8, 6
+HOSTS = 2  # inventories/local
+
+
+def _listed_dirs(lines, prefix):
+    """The directories (relative to the run's prefix) that LIST requests asked for."""
+    from urllib.parse import parse_qs, urlsplit
+    out = []
+    for line in lines:
+        method, target = line.split(" ")[:2]
+        query = parse_qs(urlsplit(target).query)
+        if method == "GET" and "prefix" in query:
+            out.append(query["prefix"][0][len(prefix) + 1:].rstrip("/"))
+    return out
+
+
+def _ancestors(paths):
+    out = set()
+    for path in paths:
+        while path:
+            path = os.path.dirname(path)
+            out.add(path)
+    return out
 
 
 def _vars(src, dst, shared, run_id, tool="rsync", **extra):
@@ -128,11 +150,24 @@ def test_rsync_incremental_then_guarded_mirror(tmp_path, playbook):
     assert os.path.exists(os.path.join(dst, moved[0]))
 
 
+class SeenProxy(LatencyProxy):
+    """The counting proxy, also keeping each request line (for failure messages)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = []
+
+    def _count(self, data):
+        super()._count(data)
+        for match in _REQUEST.finditer(data):
+            self.lines.append(match.group(0).strip().decode("utf-8", "replace"))
+
+
 def test_s3_incremental_makes_no_listing_and_mirror_deletes_exactly(tmp_path, playbook, s3):
     src, shared = tmp_path / "src", tmp_path / "shared"
     sample_tree(str(src), files=300, big_files=0)
     shared.mkdir()
-    with LatencyProxy(s3.base + 3, delay=0.0) as proxy:
+    with SeenProxy(s3.base + 3, delay=0.0) as proxy:
         conf = str(tmp_path / "rclone.conf")
         with open(conf, "w") as handle:
             handle.write("[dmtest]\ntype = s3\nprovider = SeaweedFS\nendpoint = "
@@ -145,28 +180,35 @@ def test_s3_incremental_makes_no_listing_and_mirror_deletes_exactly(tmp_path, pl
         moved, deleted = mutate(str(src))
 
         proxy.reset_counts()
+        proxy.lines.clear()
         inc = playbook(_vars(src, dest, shared, "inc", datamover_since="full", **common),
                        name="inc")
         counts = proxy.counts()
+        (tmp_path / "requests-inc.txt").write_text("\n".join(proxy.lines))
         assert inc.rc == 0, inc.stdout[-3000:]
         assert planned(shared, "inc") == moved
-        parts = inc.report["partitions"]["total"]
-        # one PUT per moved object (+ preflight's probe), nothing deleted, and listings only
-        # for verifying the moved partitions: never the bucket
-        assert counts.get("PUT", 0) == len(moved) + 1, counts
-        assert counts.get("DELETE", 0) == 1, counts
-        assert counts.get("LIST", 0) <= 3 * parts, counts
-        assert counts.get("HEAD", 0) <= 2, counts
+        # one PUT per moved object; the preflight of each of the 2 hosts writes (bucket,
+        # probe), looks (3 HEAD) and deletes its probe; nothing else is deleted
+        assert counts.get("PUT", 0) == len(moved) + 2 * HOSTS, counts
+        assert counts.get("DELETE", 0) == HOSTS and counts.get("HEAD", 0) == 3 * HOSTS, counts
+        # listings only of the directories that hold moved files (their verification)
+        listed = _listed_dirs(proxy.lines, tmp_path.name)
+        assert len(listed) == counts.get("LIST", 0) and listed, (counts, listed)
+        assert set(listed) <= _ancestors(moved), listed
 
         proxy.reset_counts()
+        proxy.lines.clear()
         final = playbook(_vars(src, dest, shared, "final", datamover_since="inc",
                                datamover_mirror=True, datamover_max_delete=DELETE,
                                datamover_max_delete_share=0.5, **common), name="final")
         counts = proxy.counts()
+        (tmp_path / "requests-final.txt").write_text("\n".join(proxy.lines))
         assert final.rc == 0, final.stdout[-3000:]
         assert final.report["incremental"]["mirror"]["applied"] == DELETE
-        assert counts.get("DELETE", 0) == DELETE + 1, counts  # + preflight's probe
-        assert counts.get("PUT", 0) == 1 and counts.get("LIST", 0) == 0, counts
+        # rclone delete --files-from-raw: a HEAD and a DELETE per deleted object, no listing
+        assert counts.get("DELETE", 0) == DELETE + HOSTS, counts
+        assert counts.get("HEAD", 0) <= DELETE + 3 * HOSTS, counts
+        assert counts.get("PUT", 0) == 2 * HOSTS and counts.get("LIST", 0) == 0, counts
         listing = subprocess.run([rclone_binary(), "--config", conf, "lsf", "-R", "--files-only",
                                   dest], capture_output=True, check=True).stdout
         assert sorted(os.fsdecode(n) for n in listing.split(b"\n") if n) == _files(str(src))
