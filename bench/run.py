@@ -406,6 +406,176 @@ def bench_first_byte(tree_name="t4"):
             "crawl_done_s": round(plan_done, 3) if plan_done else None}
 
 
+def bench_incr(reps, slots=4, files=2048, change=100, add=20, delete=30, s3_delay=0.010):
+    """Issue 15: T1 full run, then change 100 files / add 20 / delete 30; the incremental
+    pass moves exactly those (asserted) and its time is compared with the full pass; with
+    mirror on it deletes exactly the 30; a deletion count over the limit and a planted crawl
+    error make it refuse with a way forward. The same on the S3 tree through the counting
+    proxy: requests of the incremental pass and of the mirror."""
+    shared = os.path.join(WORK, "incr-shared")
+    inventory = local_inventory(1)
+
+    def play(src, dst, run_id, tool="rsync", ok=True, **extra):
+        extravars = dict(datamover_source=src, datamover_destination=dst, datamover_tool=tool,
+                         datamover_shared_dir=shared, datamover_run_id=run_id,
+                         datamover_slots=slots, datamover_partition_files=files,
+                         datamover_watch_interval=1)
+        extravars.update(extra)
+        varfile = os.path.join(WORK, "vars-%s.json" % run_id)
+        with open(varfile, "w") as handle:
+            json.dump(extravars, handle)
+        argv = [os.path.join(VENV_BIN, "ansible-playbook"),
+                os.path.join(ROOT, "playbooks", "migrate.yml"), "-i", inventory, "-e", "@" + varfile]
+        seconds, _rss, proc = timed(argv, ok=(0,) if ok else (0, 1, 2))
+        os.unlink(varfile)
+        if not ok:
+            if proc.returncode == 0:
+                raise RuntimeError("run %s should have been refused" % run_id)
+            return proc.stdout.decode("utf-8", "replace")
+        with open(os.path.join(shared, run_id, "report.json")) as handle:
+            return seconds, json.load(handle)
+
+    def planned(run_id):
+        out = set()
+        parts = os.path.join(shared, run_id, "parts")
+        for name in os.listdir(parts):
+            with open(os.path.join(parts, name), "rb") as handle:
+                out.update(os.fsdecode(r.partition(b"\t")[2]) for r in handle.read().split(b"\0")
+                           if r and not r.startswith(b"D "))
+        return out
+
+    def mutate(src):
+        names = sorted(os.path.relpath(os.path.join(d, n), src)
+                       for d, _s, ns in os.walk(src) for n in ns)
+        step = len(names) // (change + delete)
+        changed = names[0:step * change:step]
+        deleted = names[step * change + 1::step][:delete]
+        for rel in changed:
+            with open(os.path.join(src, rel), "ab") as handle:
+                handle.write(b"changed")
+        added = [os.path.join(os.path.dirname(changed[i]), "added-%d.dat" % i) for i in range(add)]
+        for rel in added:
+            with open(os.path.join(src, rel), "wb") as handle:
+                handle.write(b"added")
+        for rel in deleted:
+            os.unlink(os.path.join(src, rel))
+        return set(changed) | set(added), set(deleted)
+
+    def check(run_id, report, moved, deleted):
+        if planned(run_id) != moved or report["files"] != len(moved):
+            raise RuntimeError("incremental %s planned %d entries, expected exactly %d"
+                               % (run_id, len(planned(run_id)), len(moved)))
+        if report["incremental"]["deleted"] != len(deleted):
+            raise RuntimeError("incremental %s found %d deletions, expected %d"
+                               % (run_id, report["incremental"]["deleted"], len(deleted)))
+
+    t1_src, src, dst = ensure_tree("t1"), os.path.join(WORK, "incr-src"), os.path.join(WORK, "incr-dst")
+    times = {"full pass": [], "incremental pass": []}
+    phase = {"full pass": [], "incremental pass": []}
+    result = {"change": change, "add": add, "delete": delete}
+    for rep in range(reps):
+        fresh(shared)
+        shutil.rmtree(src, ignore_errors=True)
+        subprocess.run(["cp", "-a", t1_src, src], check=True)
+        fresh(dst)
+        seconds, report = play(src, dst, "full-%d" % rep)
+        times["full pass"].append(round(seconds, 3))
+        phase["full pass"].append(report["seconds"])
+        moved, deleted = mutate(src)
+        seconds, report = play(src, dst, "inc-%d" % rep, datamover_since="full-%d" % rep)
+        check("inc-%d" % rep, report, moved, deleted)
+        times["incremental pass"].append(round(seconds, 3))
+        phase["incremental pass"].append(report["seconds"])
+        log("  full %.2f s, incremental %.2f s (worker phase %.2f s vs %.2f s)"
+            % (times["full pass"][-1], seconds, phase["full pass"][-1], report["seconds"]))
+    # the mirror: refused over the limit, then exactly the deleted ones; a crawl error refuses
+    out = play(src, dst, "final", ok=False, datamover_since="inc-%d" % (reps - 1),
+               datamover_mirror=True, datamover_max_delete=delete - 1,
+               datamover_max_delete_share=0.5)
+    if "re-run with datamover_max_delete=%d" % delete not in out:
+        raise RuntimeError("the refused mirror did not say how to proceed:\n" + out[-3000:])
+    if not all(os.path.exists(os.path.join(dst, p)) for p in deleted):
+        raise RuntimeError("a refused mirror deleted something")
+    seconds, report = play(src, dst, "final", datamover_since="inc-%d" % (reps - 1),
+                           datamover_mirror=True, datamover_max_delete=delete,
+                           datamover_max_delete_share=0.5)
+    if set(report["incremental"]["mirror"]["deleted"]) != deleted or \
+            any(os.path.exists(os.path.join(dst, p)) for p in deleted):
+        raise RuntimeError("the mirror did not delete exactly the %d deleted files" % delete)
+    result["mirror_seconds"] = round(seconds, 3)
+    deep = os.path.join(src, "deep")
+    os.makedirs(deep)
+    fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(18):  # a path longer than PATH_MAX: unreadable even for root
+        os.mkdir("x" * 250, dir_fd=fd)
+        new = os.open("x" * 250, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = new
+    os.close(fd)
+    out = play(src, dst, "after-error", ok=False, datamover_since="final", datamover_mirror=True)
+    if "crawl had 1 errors" not in out or "fix them" not in out:
+        raise RuntimeError("a crawl error did not refuse the mirror:\n" + out[-3000:])
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.rmtree(dst, ignore_errors=True)
+    result.update(times=times, worker_phase=phase)
+
+    # S3: what the incremental pass and the mirror ask of the store
+    s3_src = os.path.join(WORK, "incr-s3-src")
+    shutil.rmtree(s3_src, ignore_errors=True)
+    subprocess.run(["cp", "-a", s3_tree(), s3_src], check=True)
+    weed = SeaweedS3(bucket="bench", workdir=tempfile.mkdtemp(prefix="dm-bench-weed-", dir=WORK))
+    weed.start()
+    proxy = LatencyProxy(weed.base + 3, delay=s3_delay).start()
+    conf = os.path.join(WORK, "rclone-incr.conf")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("[bench]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
+                     "access_key_id = %s\nsecret_access_key = %s\n" % (proxy.port, ACCESS_KEY, SECRET_KEY))
+    try:
+        s3 = dict(tool="rclone", datamover_rclone_config=conf)
+        fresh(shared)
+        full_s, _report = play(s3_src, "bench:bench/incr", "s3-full", **s3)
+        moved, deleted = mutate(s3_src)
+        proxy.reset_counts()
+        inc_s, report = play(s3_src, "bench:bench/incr", "s3-inc", datamover_since="s3-full", **s3)
+        check("s3-inc", report, moved, deleted)
+        inc_requests = proxy.counts()
+        proxy.reset_counts()
+        play(s3_src, "bench:bench/incr", "s3-final", datamover_since="s3-inc",
+             datamover_mirror=True, datamover_max_delete=delete, datamover_max_delete_share=0.5, **s3)
+        result["s3"] = {"full_s": round(full_s, 3), "incremental_s": round(inc_s, 3),
+                        "objects": sum(len(n) for _d, _s, n in os.walk(s3_src)),
+                        "incremental_requests": inc_requests, "mirror_requests": proxy.counts(),
+                        "partitions": report["partitions"]["total"]}
+    finally:
+        proxy.stop()
+        weed.stop()
+        shutil.rmtree(weed.workdir, ignore_errors=True)
+        shutil.rmtree(s3_src, ignore_errors=True)
+        shutil.rmtree(shared, ignore_errors=True)
+    return result
+
+
+def incr_rows(r):
+    full, inc = med(r["times"]["full pass"]), med(r["times"]["incremental pass"])
+    pfull, pinc = med(r["worker_phase"]["full pass"]), med(r["worker_phase"]["incremental pass"])
+    what = "%d changed, %d added, %d deleted" % (r["change"], r["add"], r["delete"])
+    rows = [("T1 incremental", "incremental vs full pass (%s)" % what,
+             "%.2f s vs %.2f s" % (inc, full), "%.2fx" % (inc / full), "whole ansible-playbook"),
+            ("T1 incremental", "incremental vs full pass, worker phase",
+             "%.2f s vs %.2f s" % (pinc, pfull), "%.2fx" % (pinc / pfull),
+             "report.json seconds; exactly %d moved (asserted)" % (r["change"] + r["add"]))]
+    if "s3" in r:
+        s3 = r["s3"]
+        rows.append(("S3 incremental", "requests of the incremental pass (%d objects)" % s3["objects"],
+                     ", ".join("%s %d" % kv for kv in sorted(s3["incremental_requests"].items())),
+                     "", "LIST only of the moved files' directories; preflight probe included"))
+        rows.append(("S3 mirror", "requests of the mirror pass (%d deletions)" % r["delete"],
+                     ", ".join("%s %d" % kv for kv in sorted(s3["mirror_requests"].items())),
+                     "", "no LIST: deletions come from the manifests"))
+    return rows
+
+
 # --- report --------------------------------------------------------------------------------
 def ratio_rows(name, times, ours_label, note=""):
     rows = []
@@ -467,6 +637,8 @@ def table(results):
         c = results["claims"]
         rows.append(("claims", "claim with %d partitions queued" % c["partitions"],
                      "%.0f us per claim" % c["us_per_claim"], "", "no listing of the queue"))
+    if "incr" in results:
+        rows += incr_rows(results["incr"])
     if "ttfb" in results:
         t = results["ttfb"]
         rows.append(("live mode", "T4: first file at the destination",
@@ -504,7 +676,8 @@ def write_docs(results, table_md, path):
         handle.write(head + block + tail)
 
 
-SCENARIOS = ("t1", "floor", "t2", "t3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb")
+SCENARIOS = ("t1", "floor", "t2", "t3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb",
+             "incr")
 
 
 def main():
@@ -530,6 +703,7 @@ def main():
         "overhead": lambda: bench_overhead(args.reps),
         "claims": bench_claims,
         "ttfb": bench_first_byte,
+        "incr": lambda: bench_incr(args.reps),
     }
     for name in SCENARIOS:
         if name in only:
