@@ -337,8 +337,8 @@ class StreamFile:
 
     def __init__(self, path):
         self.path = path
-        self.tmp = os.path.join(os.path.dirname(path), ".tmp-%s-%s" % (os.path.basename(path),
-                                                                         uuid.uuid4().hex[:12]))
+        name = ".tmp-%s-%s" % (os.path.basename(path), uuid.uuid4().hex[:12])
+        self.tmp = os.path.join(os.path.dirname(path), name)
         self.handle = open(self.tmp, "wb", buffering=1 << 20)
         self.write = self.handle.write
 
