@@ -52,7 +52,11 @@ created:
   returned: always
   type: bool
 plan:
-  description: Totals of the plan (parts, files, bytes, seconds, crawl_errors, engine).
+  description:
+    - Totals of the plan (parts, files, bytes, seconds, crawl_errors, engine).
+    - For an incremental run (O(plan.since)), C(incremental) holds what the comparison found
+      (new, changed, unchanged, deleted, with samples, renamed_dir_samples) and C(mirror),
+      what a mirror deleted or would delete.
   returned: always
   type: dict
 requeued_failed:

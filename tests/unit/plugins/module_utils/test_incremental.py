@@ -229,3 +229,69 @@ def test_reported_deletions_carry_to_the_next_pass(tmp_path, tree):
         sorted([b"a/f3"] + [b"gone/sub/f%d" % i for i in range(4)])
     assert planned(rd2) == [b"c/f0"]
     assert not (dst / "a" / "f3").exists() and not (dst / "gone").exists()
+
+
+def test_hostile_names_and_huge_directories(tmp_path, monkeypatch):
+    """Names with newlines, tabs, non-UTF-8 bytes compare as bytes; a directory streamed in
+    readdir order (larger than the crawl's sort limit) is compared as a whole."""
+    import functools
+
+    from ansible_collections.datamover.fleet.plugins.module_utils import crawl, incremental
+
+    from tests.lab.trees import hostile_tree
+    src = tmp_path / "src"
+    hostile_tree(str(src / "h"))
+    for i in range(12):
+        write(src / "huge" / ("f%02d" % i), b"x")
+    monkeypatch.setattr(incremental, "Crawl", functools.partial(crawl.Crawl, sort_limit=5))
+    shared, dst = tmp_path / "shared", tmp_path / "dst"
+    first, _ = new_run(shared, "full", src, dst)
+    settle(first)
+    rd, res = new_run(shared, "inc", src, dst, since="full")
+    assert planned(rd) == [] and res["plan"]["incremental"]["deleted"] == 0
+    settle(rd)
+    os.unlink(os.path.join(os.fsencode(str(src)), b"h/new\nline"))
+    write(os.path.join(os.fsencode(str(src)), b"h/tab\there"), b"changed content")
+    write(src / "huge" / "f07", b"changed")
+    os.unlink(str(src / "huge" / "f03"))
+    rd2, res2 = new_run(shared, "inc2", src, dst, since="inc")
+    assert planned(rd2) == [b"h/tab\there", b"huge/f07"]
+    gone = sorted(r.partition(b"\t")[2] for r in iter_records([rd2.deletions_path()]))
+    assert gone == [b"h/new\nline", b"huge/f03"]
+
+
+def test_rclone_mirror_deletes_by_name_without_a_shell(tmp_path, tree, monkeypatch):
+    from ansible_collections.datamover.fleet.plugins.module_utils import mirror
+
+    calls = []
+
+    class Proc:
+        returncode = 0
+
+    def fake_run(argv, **kw):
+        assert isinstance(argv, list) and "shell" not in kw
+        with open(argv[argv.index("--files-from-raw") + 1], "rb") as handle:
+            calls.append((argv, handle.read()))
+        return Proc()
+
+    monkeypatch.setattr(mirror.subprocess, "run", fake_run)
+    monkeypatch.setattr(mirror, "make_tool", lambda meta: _FakeRclone())
+    shared = tmp_path / "shared"
+    first, _ = new_run(shared, "full", tree, "remote:bucket/p", tool="rclone")
+    settle(first)
+    os.unlink(str(tree / "link"))
+    os.unlink(str(tree / "a" / "f0"))
+    os.rmdir(str(tree / "empty"))
+    rd, res = new_run(shared, "inc", tree, "remote:bucket/p", tool="rclone", since="full",
+                      mirror=True, max_delete=3, max_delete_share=1.0)
+    (argv, names), = calls
+    assert argv[1:4] == ["delete", "remote:bucket/p/", "--files-from-raw"]
+    assert sorted(names.split(b"\n")) == [b"", b"a/f0", b"link.rclonelink"]
+    assert res["plan"]["incremental"]["mirror"]["applied"] == 2
+
+
+class _FakeRclone:
+    destination = "remote:bucket/p"
+
+    def base_argv(self):
+        return ["rclone"]
