@@ -70,7 +70,7 @@ def problems_of(spec, options, run_id_required=False):
             want = opt["default"]
             if kind == "list":
                 want = ",".join(want)
-            elif kind == "raw":
+            elif kind in ("raw", "bool"):
                 want = str(want).lower()
             if q.get("default") != want:
                 out.append("%s: default %r, argument_specs %r" % (name, q.get("default"), want))
