@@ -30,6 +30,9 @@ __all__ = ["Diff", "ManifestOrderError", "PlanError", "dir_groups", "dir_key", "
 
 SAMPLES = 50
 RENAME_CANDIDATES = 10000  # directories kept for rename detection (a signature each)
+# Entries of the previous run's unfinished partitions are held in memory (a set of paths):
+# beyond this many, resuming that run costs less than an incremental pass from it.
+RETRY_LIMIT = 1000000
 
 
 class ManifestOrderError(PlanError):
@@ -291,6 +294,11 @@ def previous_run(rundir, meta):
     retry = set()
     for part in not_done:
         retry.update(e[3] for e in prev.read_manifest(part))
+        if len(retry) > RETRY_LIMIT:
+            raise PlanError("datamover_since=%s left %d of its %s partitions unfinished (more "
+                            "than %d entries): resume it first (its datamover_run_id), then "
+                            "start the incremental pass from it"
+                            % (since, len(not_done), plan.get("parts"), RETRY_LIMIT))
     return Previous(prev, old, plan, not_done, frozenset(retry))
 
 

@@ -295,3 +295,12 @@ class _FakeRclone:
 
     def base_argv(self):
         return ["rclone"]
+
+
+def test_a_mostly_unfinished_previous_run_is_resumed_first(tmp_path, tree, monkeypatch):
+    from ansible_collections.datamover.fleet.plugins.module_utils import incremental
+    monkeypatch.setattr(incremental, "RETRY_LIMIT", 3)
+    dst, shared = tmp_path / "dst", tmp_path / "shared"
+    new_run(shared, "full", tree, dst)
+    with pytest.raises(PlanError, match="resume it first"):
+        new_run(shared, "inc", tree, dst, since="full")
