@@ -47,6 +47,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.records import (
     PartResult,
     read_manifest_bytes,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.wakeup import QUEUE
 
 __all__ = ["RunDir", "RunDirError", "StreamFile", "host_canary_seen", "iter_records", "part_name",
            "read_canary",
@@ -231,6 +232,7 @@ class RunDir:
 
     def write_plan(self, plan):
         atomic_write_json(self.p("plan.json"), plan)
+        QUEUE.notify()  # idle slots of this process: the plan is complete
 
     def plan_failed(self):
         """The recorded planning failure ({"error", "time"}), or None."""
@@ -238,6 +240,7 @@ class RunDir:
 
     def mark_plan_failed(self, error):
         atomic_write_json(self.p("plan.failed"), {"error": error, "time": time.time()})
+        QUEUE.notify()
 
     def clear_leftovers(self):
         """A new execution of the run: forget the STOP and plan failure of an earlier one."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import fs_now
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import part_name, safe_name
+from ansible_collections.datamover.fleet.plugins.module_utils.wakeup import QUEUE
 
 STATES = ("todo", "claimed", "done", "failed")
 
@@ -94,6 +95,7 @@ class RunState:
         path = os.path.join(self.dirs["todo"], name)
         with open(path, "wb"):
             pass
+        QUEUE.notify()
         return True
 
     # claiming ----------------------------------------------------------------------------
@@ -153,9 +155,10 @@ class RunState:
     def _settle(self, lease, state):
         try:
             os.rename(lease.path, os.path.join(self.dirs[state], part_name(lease.part_id)))
-            return True
         except FileNotFoundError:
             return False
+        QUEUE.notify()
+        return True
 
     def finish(self, lease):
         """Mark done. False means the lease had been taken away: someone else owns it now."""

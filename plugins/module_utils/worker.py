@@ -26,6 +26,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.planning import cr
 from ansible_collections.datamover.fleet.plugins.module_utils.records import Attempt, PartResult
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState, make_token
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
+from ansible_collections.datamover.fleet.plugins.module_utils.wakeup import QUEUE
 
 # One default per knob, used by the module, the CLI and the tests alike.
 DEFAULTS = dict(slots=2, retries=3, backoff=5.0, backoff_max=120.0, lease_seconds=120.0,
@@ -129,6 +130,7 @@ class Worker:
     def _on_sigterm(self, signum, frame):
         del signum, frame
         self._stop.set()
+        QUEUE.notify()
         with self._lock:
             for act in self._active.values():
                 if act.proc is not None and act.proc.poll() is None:
@@ -150,6 +152,7 @@ class Worker:
         behind = None  # the previous partition, being verified while this slot moves on
         try:
             while not self._stop.is_set() and not self.rundir.stop_requested():
+                seen = QUEUE.generation()
                 lease = self.state.claim_next(make_token(self.host, slot))
                 if lease is not None:
                     behind = self._process(lease, behind, slot)
@@ -169,8 +172,10 @@ class Worker:
                         return
                 elif self.rundir.plan_failed() is not None:
                     return  # planning failed: nothing more will come
-                self._stop.wait(min(idle, self.poll))
-                idle *= 2
+                if QUEUE.wait(seen, min(idle, self.poll)):
+                    idle = 0.02
+                else:
+                    idle *= 2
         finally:
             if behind is not None:
                 behind.join()

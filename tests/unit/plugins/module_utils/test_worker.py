@@ -299,6 +299,31 @@ def test_plan_and_work_moves_everything_while_crawling(tmp_path, src):
     assert RunState(rundir).counts()["done"] == result["plan"]["parts"]
 
 
+def test_idle_slots_wake_when_this_process_publishes_the_plan(tmp_path, src):
+    """Slots idle for 12 s on a run whose crawl has not published anything sleep in back-offs
+    of 5 s, then 10 s (poll 60). The crawl of the same process publishes: they move it and
+    leave at once, not when their back-off ends (8 s later)."""
+    from ansible_collections.datamover.fleet.plugins.module_utils.planning import crawl, open_run
+    rundir = RunDir(str(tmp_path / "shared-wk"), "wk")
+    params = {"source": str(src), "destination": str(tmp_path / "dst-wk"), "tool": "rsync",
+              "engine": "native", "partition_files": 5, "partition_bytes": 10 ** 9,
+              "excludes": [], "tool_options": [], "verify": "size", "symlinks": "links",
+              "threads": 2}
+    meta = open_run(rundir, params)[0]
+    worker = Worker(rundir, "w1", slots=2, **dict(FAST, poll=60))
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(result=worker.run()), daemon=True)
+    thread.start()
+    time.sleep(12)
+    assert thread.is_alive()
+    published = time.time()
+    plan = crawl(rundir, meta, 2)[0]
+    thread.join(30)
+    assert not thread.is_alive()
+    assert time.time() - published < 4
+    assert box["result"]["parts_done"] == plan["parts"] >= 4
+
+
 def test_plan_and_work_reports_a_failed_crawl(tmp_path):
     from ansible_collections.datamover.fleet.plugins.module_utils.planning import PlanError
     from ansible_collections.datamover.fleet.plugins.module_utils.worker import plan_and_work
