@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import uuid
 
@@ -47,14 +46,15 @@ def read_json(path, default=None):
         return default
 
 
-def fs_now(directory):
+def fs_now(path):
     """Current time as the shared file system sees it.
 
     Leases are compared with file mtimes that the file server sets; comparing them with a
     worker's own clock breaks when clocks drift, so we ask the file system for "now" by
-    touching a per-host clock file and reading its mtime back.
+    touching a clock file and reading its mtime back. ``path`` is one file per host, reused by
+    every process and poll of that host (rundir.clock_path): a file per process would leave
+    one behind per status poll, tens of thousands over a week-long run.
     """
-    path = os.path.join(directory, "clock-%s-%d" % (socket.gethostname(), os.getpid()))
     try:
         with open(path, "ab"):
             pass

@@ -21,7 +21,7 @@ This module owns the layout: no other file names a file of it. Layout (all under
     results/NNNNNN.json      what the attempts on a partition did (records.PartResult)
     workers/<host>.json      each worker's heartbeat and totals
     logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log
-    tmp/                     per-claim work directories, clock files
+    tmp/                     per-claim work directories; clock-<host>, one per host
     kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release
     report.json, report.md
 
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 import uuid
 
@@ -162,8 +163,13 @@ class RunDir:
         return self.p("tmp", "%s.%s" % (part_name(part_id), token))
 
     def scratch_dir(self):
-        """Where per-process scratch files (clock probes, fpart output) go."""
+        """Where per-process scratch files (fpart output) go."""
         return self.p("tmp")
+
+    def clock_path(self, host=None):
+        """The file whose mtime tells this host the shared file system's time (fsutil.fs_now).
+        One per host, however many processes and polls ask."""
+        return self.p("tmp", "clock-" + safe_name(host or socket.gethostname()))
 
     def state_dir(self, state):
         return self.p("state", state)

@@ -190,7 +190,7 @@ class RunState:
 
         Returns the list of re-queued partition ids.
         """
-        now = fs_now(self.rundir.scratch_dir())
+        now = fs_now(self.rundir.clock_path())
         requeued = []
         for part_id, token, path, mtime in self.claimed():
             host, pid = token_host_pid(token)

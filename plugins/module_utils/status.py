@@ -32,7 +32,7 @@ def snapshot(rundir, lease_seconds=120.0):
     state = RunState(rundir)
     counts = state.counts()
     plan = rundir.plan()
-    now = fs_now(rundir.scratch_dir())
+    now = fs_now(rundir.clock_path())
     workers = []
     for rec, mtime in rundir.workers():
         age = now - mtime

@@ -12,7 +12,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.runstate import (
     RunState,
     make_token,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.status import snapshot
+from ansible_collections.datamover.fleet.plugins.module_utils.status import read_status, snapshot
 
 
 def test_snapshot(tmp_path):
@@ -49,3 +49,29 @@ def test_snapshot(tmp_path):
     assert snap["complete"] is True
     assert snap["stop_requested"] is True
     assert snap["parts"]["total"] == 3
+
+
+def _tree_files(root):
+    return sorted(os.path.join(d, n) for d, _dirs, names in os.walk(root) for n in names)
+
+
+def test_a_thousand_polls_leave_the_run_directory_as_they_found_it(tmp_path):
+    """Each poll is its own process (run_status is a module run): 1,000 of them may leave at
+    most one clock file behind, not one each."""
+    rd = RunDir(str(tmp_path / "shared"), "polls")
+    rd.create_or_check({"source": "/s", "destination": "/d", "tool": "rsync"})
+    RunState(rd).add_todo(1)
+    rd.write_plan({"parts": 1, "files": 1, "bytes": 1})
+    read_status(rd)
+    before = _tree_files(rd.path)
+    for _ in range(1000):
+        pid = os.fork()
+        if pid == 0:  # the child: one poll, as a module run would do it
+            code = 0
+            try:
+                read_status(RunDir(rd.shared_dir, rd.run_id))
+            except BaseException:
+                code = 1
+            os._exit(code)
+        assert os.waitpid(pid, 0)[1] == 0
+    assert _tree_files(rd.path) == before
