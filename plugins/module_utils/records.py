@@ -30,6 +30,21 @@ def read_manifest_bytes(data):
     return out, whole
 
 
+def path_record(relpath, reason, cls, attempt, part=None):
+    """One file not copied, as a JSON-safe record: ``path`` is the name as text (bytes that
+    are not UTF-8 shown as \\xNN) and ``path_hex`` its exact bytes when the text cannot say
+    them."""
+    rec = {"path": relpath.decode("utf-8", "backslashreplace"), "reason": reason,
+           "class": cls, "attempt": attempt}
+    try:
+        relpath.decode("utf-8")
+    except UnicodeDecodeError:
+        rec["path_hex"] = relpath.hex()
+    if part is not None:
+        rec["partition"] = part
+    return rec
+
+
 @dataclass
 class Attempt:
     attempt: int
@@ -39,6 +54,8 @@ class Attempt:
     seconds: float = 0.0
     log: str | None = None          # relative to the run directory
     traceback: str | None = None    # only for internal errors
+    files: int | None = None        # entries this attempt moved (a retry: only what failed)
+    failure_class: str | None = None  # transient | deterministic, when it failed
 
     def to_dict(self):
         data = asdict(self)
@@ -60,6 +77,9 @@ class PartResult:
     finished: float = field(default_factory=time.time)
     skipped: list = field(default_factory=list)    # [[relpath, reason]] left out by policy
     verified: dict | None = None                   # Verification.as_dict()
+    # Every entry of the partition that is not at the destination: path_record()s, however
+    # many (the report's not-copied list is made of these).
+    not_copied: list = field(default_factory=list)
 
     @property
     def last_error(self):

@@ -4,6 +4,7 @@
 """The run's report: report.json (for machines and AWX) and report.md (for people)."""
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -13,13 +14,22 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     human_bytes,
     human_seconds,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.records import PartResult
+from ansible_collections.datamover.fleet.plugins.module_utils.records import (
+    PartResult,
+    path_record,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
 SAMPLES = 50
+TRANSIENT = "transient"  # tools.base's class name; the report does not import the tools
+# What the report shows of run.json: how the run was asked to move data.
+SETTINGS = ("tool", "tool_options", "verify", "symlinks", "transfers", "partition_files",
+            "partition_bytes", "rclone_config", "changes")
 
 
-def build_report(rundir, started=None):
+def build_report(rundir, started=None, records=None):
+    """report.json's content. ``records`` (a list), when given, receives one path_record per
+    source file that is not at the destination: the complete list, however long."""
     meta = rundir.load()
     plan = rundir.plan() or {}
     state = RunState(rundir)
@@ -29,6 +39,7 @@ def build_report(rundir, started=None):
     per_host = {}
     verified = {"files": 0, "bytes": 0, "mismatches": 0}
     notes = {"vanished": [0, []], "unrepresentable": [0, []], "skipped": [0, []]}
+    lost = _NotCopied(records)
     files = nbytes = 0
     first_start, last_finish = None, None
     failed = []
@@ -36,8 +47,27 @@ def build_report(rundir, started=None):
         res = rundir.read_result(part) or PartResult(
             part=part, status="failed", host="?", token="")
         ver = res.verified or {}
+        # Failed partitions count too: what they verified is at the destination, and what
+        # they did not is listed, so every count adds up to the plan's.
+        verified["files"] += ver.get("files", 0)
+        verified["bytes"] += ver.get("bytes", 0)
+        verified["mismatches"] += ver.get("mismatches", 0)
+        for key in ("vanished", "unrepresentable"):
+            notes[key][0] += ver.get(key, 0)
+            notes[key][1].extend(ver.get(key + "_samples", [])[: SAMPLES - len(notes[key][1])])
+        notes["skipped"][0] += len(res.skipped)
+        notes["skipped"][1].extend(res.skipped[: SAMPLES - len(notes["skipped"][1])])
+        lost.add_result(part, res)
         if part in failed_ids:
+            if not ver.get("files") and not any(r.get("class") for r in res.not_copied):
+                # Never verified (a crash, a tool that never ran right): none of it is known
+                # to be there.
+                verified["mismatches"] += lost.add_manifest(
+                    rundir, part, "not verified: %s" % (res.last_error or "no attempt finished"),
+                    TRANSIENT, len(res.attempts) or None, exclude=res.not_copied)
             failed.append({"part": part, "error": res.last_error, "attempts": len(res.attempts),
+                           "classes": sorted({a.failure_class for a in res.attempts
+                                              if a.failure_class}),
                            "logs": [os.path.join(rundir.path, a.log)
                                     for a in res.attempts if a.log]})
             continue
@@ -47,19 +77,14 @@ def build_report(rundir, started=None):
         host["bytes"] += res.bytes
         files += res.files
         nbytes += res.bytes
-        verified["files"] += ver.get("files", 0)
-        verified["bytes"] += ver.get("bytes", 0)
-        verified["mismatches"] += ver.get("mismatches", 0)
-        for key in ("vanished", "unrepresentable"):
-            notes[key][0] += ver.get(key, 0)
-            notes[key][1].extend(ver.get(key + "_samples", [])[: SAMPLES - len(notes[key][1])])
-        notes["skipped"][0] += len(res.skipped)
-        notes["skipped"][1].extend(res.skipped[: SAMPLES - len(notes["skipped"][1])])
         if res.finished and (last_finish is None or res.finished > last_finish):
             last_finish = res.finished
         if res.finished and res.seconds is not None:
             begin = res.finished - res.seconds
             first_start = begin if first_start is None else min(first_start, begin)
+    for part in state.ids("todo") + state.ids("claimed"):
+        lost.add_manifest(rundir, part, "not attempted: the run ended before this partition "
+                          "was settled", None, None)
     begin = started if started else first_start
     seconds = round(max(0.0, (last_finish or time.time()) - begin), 3) if begin else 0.0
     ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0
@@ -75,6 +100,10 @@ def build_report(rundir, started=None):
         "planned": {"files": plan.get("files"), "bytes": plan.get("bytes"),
                     "crawl_seconds": plan.get("seconds"), "engine": plan.get("engine")},
         "verified": verified,
+        "source_files": {"planned": plan.get("files"), "verified": verified["files"],
+                         "not_copied": lost.count},
+        "files_not_copied": {"count": lost.count, "classes": dict(sorted(lost.classes.items())),
+                             "samples": lost.samples, "list": rundir.not_copied_path()},
         "workers": per_host,
         "failed_partitions": failed,
         "crawl_errors": {"count": plan.get("crawl_errors", 0),
@@ -85,23 +114,71 @@ def build_report(rundir, started=None):
                             "samples": notes["unrepresentable"][1]},
         "skipped": {"count": notes["skipped"][0], "samples": notes["skipped"][1]},
         "incremental": plan.get("incremental"),  # datamover_since: the diff and the mirror
+        "settings": {k: meta.get(k) for k in SETTINGS if k in meta},
         "run_dir": rundir.path,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return report
 
 
-def write_report(rundir, report):
+class _NotCopied:
+    """Counts, classes and samples of the files not copied; every record, when asked."""
+
+    def __init__(self, records):
+        self.records = records
+        self.count = 0
+        self.classes = {}
+        self.samples = []
+
+    def add(self, rec):
+        self.count += 1
+        key = rec.get("class") or "not a failure"
+        self.classes[key] = self.classes.get(key, 0) + 1
+        if len(self.samples) < SAMPLES:
+            self.samples.append(rec)
+        if self.records is not None:
+            self.records.append(rec)
+
+    def add_result(self, part, res):
+        for rec in res.not_copied:
+            self.add(dict(rec, partition=part))
+
+    def add_manifest(self, rundir, part, reason, cls, attempt, exclude=()):
+        """Every file of a partition not already listed; returns how many were added."""
+        listed = {r.get("path") for r in exclude}
+        added = 0
+        try:
+            entries = rundir.read_manifest(part)
+        except OSError:
+            return 0
+        for kind, _size, _mtime, rel in entries:
+            if kind == "d":
+                continue
+            rec = path_record(rel, reason, cls, attempt, part)
+            if rec["path"] in listed:
+                continue
+            self.add(rec)
+            added += 1
+        return added
+
+
+def write_report(rundir, report, records=None):
+    """Write report.json, report.md and report.html, and the not-copied list when given."""
+    if records is not None:
+        atomic_write_bytes(rundir.not_copied_path(), b"".join(
+            (json.dumps(r, sort_keys=True) + "\n").encode("utf-8") for r in records))
     path_json, path_md = rundir.report_paths()
     atomic_write_json(path_json, report)
-    atomic_write_bytes(path_md, render_markdown(report).encode("utf-8"))
+    # Samples of names that are not UTF-8 hold surrogates: written as \\udcXX, not a crash.
+    atomic_write_bytes(path_md, render_markdown(report).encode("utf-8", "backslashreplace"))
     return path_json, path_md
 
 
 def make_report(rundir, started=None):
     """Build and write the report; what the run_report module and the watch return."""
-    report = build_report(rundir, started=started)
-    path_json, path_md = write_report(rundir, report)
+    records = []
+    report = build_report(rundir, started=started, records=records)
+    path_json, path_md = write_report(rundir, report, records)
     return {"report": report, "report_json": path_json, "report_md": path_md,
             "summary": summary_lines(report)}
 
@@ -120,7 +197,8 @@ def summary_lines(report):
         "verified %d files, %s, %d mismatches" % (
             report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
             report["verified"]["mismatches"]),
-    ] + _not_copied_line(report) + _incremental_lines(report.get("incremental"))
+    ] + _source_line(report) + _not_copied_line(report) + _incremental_lines(
+        report.get("incremental"))
 
 
 def _incremental_lines(inc):
@@ -142,6 +220,18 @@ def _incremental_lines(inc):
                      % (inc["deleted"], "; ".join(mirror.get("refusals_if_requested") or [])
                         or "the guards would allow it"))
     return lines
+
+
+def _source_line(report):
+    """The one sentence a user checks: of the plan's files, how many are verified there, how
+    many are not, and where each of those is named."""
+    src, lost = report.get("source_files"), report.get("files_not_copied")
+    if not src or src["planned"] is None:
+        return []
+    classes = ", ".join("%d %s" % (n, c) for c, n in lost["classes"].items())
+    return ["%d of %d source files verified; %d not copied%s (list: %s)" % (
+        src["verified"], src["planned"], src["not_copied"],
+        " (%s)" % classes if classes else "", lost["list"])]
 
 
 def _not_copied_line(report):
@@ -167,8 +257,21 @@ def render_markdown(report):
     if report["failed_partitions"]:
         out += ["", "## Failed partitions", ""]
         for item in report["failed_partitions"]:
-            out.append("- %06d: %s (logs: %s)" % (item["part"], item["error"],
-                                                  ", ".join(item["logs"])))
+            out.append("- %06d: %s [%s] (logs: %s)" % (
+                item["part"], item["error"], ", ".join(item.get("classes") or ["?"]),
+                ", ".join(item["logs"])))
+    lost = report.get("files_not_copied") or {}
+    if lost.get("count"):
+        out += ["", "## Files not copied: %d" % lost["count"], "",
+                "Every one is in `%s` (one JSON record a line)%s." % (
+                    lost["list"], "; the first %d:" % len(lost["samples"])
+                    if len(lost["samples"]) < lost["count"] else ""), "",
+                "| path | reason | class | partition | attempt |", "|---|---|---|---:|---:|"]
+        for rec in lost["samples"]:
+            out.append("| `%s` | %s | %s | %s | %s |" % (
+                _cell(rec["path"]), _cell(rec["reason"]), rec.get("class") or "not a failure",
+                "%06d" % rec["partition"] if rec.get("partition") else "",
+                rec.get("attempt") or ""))
     for key, title in (("crawl_errors", "Unreadable during the crawl"),
                        ("not_copied", "Not copied (special files)"),
                        ("unrepresentable", "Names the destination cannot hold (not copied)"),
@@ -193,3 +296,8 @@ def render_markdown(report):
             out += ["- `%s` -> `%s`" % (a, b) for a, b in inc["renamed_dir_samples"]]
     out += ["", "Run directory: `%s`" % report["run_dir"], ""]
     return "\n".join(out)
+
+
+def _cell(text):
+    """Text in a markdown table cell: no line breaks, no column bars."""
+    return "".join(repr(c)[1:-1] if c < " " else c for c in text).replace("|", "\\|")

@@ -23,7 +23,8 @@ This module owns the layout: no other file names a file of it. Layout (all under
     logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log
     tmp/                     per-claim work directories; clock-<host>, one per host
     kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release
-    report.json, report.md
+    report.json, report.md, report.html
+    not-copied.jsonl         every source file not at the destination, one JSON record a line
 
 and, in the shared dir itself, the preflight canaries ``.datamover-canary-<nonce>[-<host>]``.
 
@@ -339,6 +340,13 @@ class RunDir:
     # report ------------------------------------------------------------------------------
     def report_paths(self):
         return self.p("report.json"), self.p("report.md")
+
+    def html_report_path(self):
+        return self.p("report.html")
+
+    def not_copied_path(self):
+        """The complete list of files not copied, named by report.json (report.py writes it)."""
+        return self.p("not-copied.jsonl")
 
 
 class StreamFile:

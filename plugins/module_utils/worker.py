@@ -23,9 +23,18 @@ import traceback
 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError, ToolError
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import crawl, open_run
-from ansible_collections.datamover.fleet.plugins.module_utils.records import Attempt, PartResult
+from ansible_collections.datamover.fleet.plugins.module_utils.records import (
+    Attempt,
+    PartResult,
+    path_record,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState, make_token
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
+    DETERMINISTIC,
+    TRANSIENT,
+    Verification,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.wakeup import QUEUE
 
 # One default per knob, used by the module, the CLI and the tests alike.
@@ -325,40 +334,50 @@ class Worker:
         return [(n, log_path, t0, rc, error) for n, log_path in zip(numbers, logs)]
 
     def _finish(self, job, first):
-        """Verify the first attempt, retry with backoff while it fails, settle the partition."""
+        """Verify the first attempt; retry with backoff only the files that failed, and only
+        while a retry can help; settle the partition."""
         act = job.act
-        status, verification, attempt = "failed", None, first
+        status, attempt = "failed", first
         for k in range(1, self.retries + 2):
             if k > 1:
                 if self._stop.wait(min(self.backoff * (2 ** (k - 2)), self.backoff_max)):
                     break
                 if act.lost:
                     return
+                # A retry moves what failed verification, not the whole partition again.
+                job.list_path, _skipped = self.tool.prepare(job.pending, job.workdir)
                 attempt = self._transfer(job)
             number, log_path, t0, rc, error = attempt
-            if error is None and not act.lost:
-                error, verification = self._verify(job, log_path)
+            moved = len(job.pending)
+            if rc is not None and not act.lost and not self._stop.is_set():
+                error = self._verify(job, log_path, number, error)
             with self._lock:
                 self.totals["attempts"] += 1
+            failure_class = None
+            if error is not None:
+                failure_class = TRANSIENT if job.pending else DETERMINISTIC
             job.history.append(Attempt(attempt=number, host=self.host, rc=rc, error=error,
                                        seconds=round(time.time() - t0, 3),
-                                       log=self.rundir.relative(log_path)))
+                                       log=self.rundir.relative(log_path), files=moved,
+                                       failure_class=failure_class))
             if act.lost:
                 return  # another worker owns it now; its result is the one that counts
             if error is None:
                 status = "done"
                 break
-            if self._stop.is_set():
-                break
-        self._settle(job, status, verification)
+            if self._stop.is_set() or failure_class == DETERMINISTIC:
+                break  # no retry can change a deterministic failure: report it now
+        self._settle(job, status)
 
-    def _settle(self, job, status, verification):
+    def _settle(self, job, status):
         lease, entries = job.act.lease, job.entries
+        verification = job.outcome() if job.verified else None
         result = PartResult(
             part=lease.part_id, status=status, host=self.host, token=lease.token,
             attempts=job.history, files=sum(1 for e in entries if e[0] != "d"),
             bytes=sum(e[1] for e in entries), seconds=round(time.time() - job.started, 3),
-            skipped=job.skipped, verified=verification.as_dict() if verification else None)
+            skipped=job.skipped, verified=verification.as_dict() if verification else None,
+            not_copied=job.not_copied(status))
         self.rundir.write_result(result)
         if self._stop.is_set() and status != "done":
             self.state.release(lease)  # stopping: not a failure of the partition
@@ -396,33 +415,106 @@ class Worker:
                     return rc, "%s exited with code %d" % (self.tool.name, rc)
         return rc, None
 
-    def _verify(self, job, log_path):
-        """Verify an attempt that ran cleanly. Returns (error or None, verification)."""
+    def _verify(self, job, log_path, number, error):
+        """Verify what this attempt moved (job.pending), after a clean run or a failed one (to
+        learn which files a retry must move). Returns the attempt's error or None; leaves in
+        job.pending what a retry may still fix."""
         if self.meta.get("verify") == "none":
-            return None, None
+            return error
         with open(log_path, "ab") as log:
             log.write(b"\n# verifying\n")
             log.flush()
             try:
-                verification = self.tool.verify(job.entries, job.list_path, log)
+                verification = self.tool.verify(job.pending, job.list_path, log)
             except (ToolError, OSError, ValueError) as exc:
-                return "verification could not run: %s" % exc, None
-            if verification.mismatches:
-                return "verification: %d mismatches (first: %s)" % (
-                    len(verification.mismatches), verification.mismatches[0]), verification
+                return error or "verification could not run: %s" % exc
+            if error is not None and not verification.failed:
+                return error  # the tool failed yet nothing is missing: try it all again
+            job.settle(verification, number)
+            if verification.failed:
+                retry = sum(1 for f in verification.failed if f[2] == TRANSIENT)
+                first = verification.failed[0]
+                return error or (
+                    "verification: %d files not at the destination (%d may pass on a retry, "
+                    "%d cannot: %s); first: %s: %s" % (
+                        len(verification.failed), retry, len(verification.failed) - retry,
+                        "retrying those" if retry else "not retried",
+                        first[0][3].decode("utf-8", "backslashreplace"), first[1]))
             log.write(("# verified %d files, %d bytes\n" % (verification.files,
                                                             verification.bytes)).encode())
-        return None, verification
+        return error
 
 
 class _Job:
-    """One claimed partition on its way through a slot."""
+    """One claimed partition on its way through a slot.
+
+    ``pending`` is what the next attempt must move (all entries, then only what failed
+    verification); ``failures`` what no retry fixed, each with the attempt that saw it last."""
 
     def __init__(self, act, workdir, entries, history):
         self.act, self.workdir, self.entries, self.history = act, workdir, entries, history
         self.list_path, self.skipped = None, []
         self.bytes = 0
         self.started = time.time()
+        self.pending = list(entries)
+        self.verified = False
+        self.tally = Verification()
+        self.failures = []        # [(entry, reason, class, attempt)]
+        self.last_reasons = {}    # pending entry -> (reason, attempt) of its last failure
+        self.notes = []           # [(relpath, reason, attempt)] vanished, unrepresentable
+
+    def settle(self, verification, number):
+        """Take in a verification of ``pending``: what it found is settled, except the
+        transient failures, which stay pending for a retry."""
+        self.verified = True
+        self.tally.files += verification.files
+        self.tally.bytes += verification.bytes
+        self.tally.vanished += verification.vanished
+        self.tally.unrepresentable += verification.unrepresentable
+        for text in verification.vanished:
+            self.notes.append((os.fsencode(text), "vanished from the source during the run", number))
+        for text, why in verification.unrepresentable:
+            self.notes.append((os.fsencode(text), why, number))
+        self.pending = []
+        for entry, reason, cls in verification.failed:
+            if cls == TRANSIENT:
+                self.pending.append(entry)
+                self.last_reasons[entry] = (reason, number)
+            else:
+                self.failures.append((entry, reason, cls, number))
+
+    def outcome(self):
+        """The partition's verification over all its attempts."""
+        out = Verification(files=self.tally.files, bytes=self.tally.bytes,
+                           vanished=list(self.tally.vanished),
+                           unrepresentable=list(self.tally.unrepresentable))
+        for entry, reason, cls, _number in self._unsettled():
+            out.fail(entry, reason, cls)
+        return out
+
+    def _unsettled(self):
+        out = list(self.failures)
+        last = self.history[-1] if self.history else None
+        skipped = {os.fsencode(s[0]) for s in self.skipped}
+        for entry in self.pending:
+            if entry[0] == "d" or entry[3] in skipped:
+                continue  # directories are not files; a policy skip is listed as such
+            reason, number = self.last_reasons.get(entry, (None, None))
+            if reason is None:
+                reason = "not verified: %s" % (last.error if last else "no attempt")
+                number = last.attempt if last else None
+            out.append((entry, reason, TRANSIENT, number))
+        return out
+
+    def not_copied(self, status):
+        """path_record()s of every entry that is not at the destination."""
+        recs = [path_record(os.fsencode(p), why, None, None) for p, why in self.skipped
+                if why.startswith("symlink")]
+        recs += [path_record(rel, why, DETERMINISTIC if "vanished" not in why else None, n)
+                 for rel, why, n in self.notes]
+        if status != "done" or self.failures or self.pending:
+            recs += [path_record(e[3], why, cls, n) for e, why, cls, n in self._unsettled()]
+        return recs
 
 
 def plan_and_work(rundir, host, plan_params, opened=None, **worker_kwargs):

@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
 
-__all__ = ["ToolError", "TransferTool", "Verification", "parse_version", "source_vanished"]
+__all__ = ["DETERMINISTIC", "TRANSIENT", "ToolError", "TransferTool", "Verification", "missing_reason",
+           "parse_version", "source_vanished"]
+
+
+# Why a file did not arrive, as far as a retry is concerned: a transient failure (a timeout,
+# a 5xx/429, a killed tool, a lost lease) may pass on the next attempt; a deterministic one (the
+# store holds the object under another name, a name too long or unencodable, an unreadable
+# source file) fails the same way every time, so it is reported at once and not retried.
+TRANSIENT = "transient"
+DETERMINISTIC = "deterministic"
 
 
 @dataclass
@@ -28,6 +37,18 @@ class Verification:
     mismatches: list = field(default_factory=list)   # [relpath, reason]
     vanished: list = field(default_factory=list)     # gone from the source since the crawl
     unrepresentable: list = field(default_factory=list)  # names the destination cannot hold
+    # Every entry that is not at the destination as it should be: (entry, reason, class). The
+    # worker retries the transient ones alone and names every one in the run's report.
+    failed: list = field(default_factory=list)
+
+    def fail(self, entry, reason, cls=TRANSIENT):
+        self.mismatches.append([os.fsdecode(entry[3]), reason])
+        self.failed.append((entry, reason, cls))
+
+    def cannot_hold(self, entry, reason):
+        """A name the destination cannot hold: not copied, reported, and not retried (no
+        attempt can change that); it does not fail the partition."""
+        self.unrepresentable.append([os.fsdecode(entry[3]), reason])
 
     def as_dict(self, cap=50):
         return {
@@ -37,6 +58,21 @@ class Verification:
             "unrepresentable": len(self.unrepresentable),
             "unrepresentable_samples": self.unrepresentable[:cap],
         }
+
+
+def missing_reason(source, rel):
+    """(reason, class) for a file that is missing at the destination and still in the source.
+
+    Called on the failure path only. A source file this host cannot read stays unreadable on
+    the next attempt; anything else (a timeout, an interrupted transfer) may not."""
+    try:
+        fd = os.open(os.path.join(os.fsencode(source), rel), os.O_RDONLY | os.O_NONBLOCK)
+    except PermissionError as exc:
+        return "source file unreadable (%s)" % exc.strerror, DETERMINISTIC
+    except OSError:
+        return "missing at destination", TRANSIENT
+    os.close(fd)
+    return "missing at destination", TRANSIENT
 
 
 class TransferTool(abc.ABC):

@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import unicodedata
 import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
+    DETERMINISTIC,
     ToolError,
     TransferTool,
     Verification,
     last_line,
+    missing_reason,
     run_quiet,
     source_vanished,
 )
@@ -261,14 +264,25 @@ class RcloneTool(TransferTool):
         exact = seen is None
         if exact:
             seen = self._list_lsf(names, list_path, log)
-        result = self._compare(entries, seen)
-        if result.mismatches and not exact:
-            result = self._compare(entries, self._list_lsf(names, list_path, log))
+        result, missing = self._compare(entries, seen)
+        if (result.mismatches or missing) and not exact:
+            result, missing = self._compare(entries, self._list_lsf(names, list_path, log))
+        # Why each missing name is missing, and whether a retry can help: failure path only.
+        held = self._held_as([name for _entry, name in missing], log) if missing else {}
+        for entry, name in missing:
+            if name in held:
+                result.fail(entry, "the store holds it as %r (it rewrites this name): no "
+                            "retry can change that" % os.fsdecode(held[name]), DETERMINISTIC)
+            else:
+                result.fail(entry, *missing_reason(self.source, entry[3]))
         return result
 
     def _compare(self, entries, seen):
+        """(verification, [(entry, name)] missing at the destination, not yet failed)."""
         result = Verification()
-        for kind, size, _mtime, rel in entries:
+        missing = []
+        for entry in entries:
+            kind, size, _mtime, rel = entry
             if kind == "d" or (kind == "l" and self.symlinks == "skip"):
                 continue
             name = self._dest_name(kind, rel)
@@ -276,20 +290,55 @@ class RcloneTool(TransferTool):
                 why = ("name holds U+201B, which rclone cannot read from a local file system"
                        if QUOTE_BYTES in rel else
                        "object name longer than %d bytes" % self.max_name_bytes)
-                result.unrepresentable.append([os.fsdecode(rel), why])
+                result.cannot_hold(entry, why)
                 continue
             got = seen.get(name)
             if got is None:
                 if source_vanished(self.source, rel):
                     result.vanished.append(os.fsdecode(rel))
                 else:
-                    result.mismatches.append([os.fsdecode(rel), "missing at destination"])
+                    missing.append((entry, name))
             elif kind == "f" and got != size:
-                result.mismatches.append([os.fsdecode(rel), "size %d, expected %d" % (got, size)])
+                result.fail(entry, "size %d, expected %d" % (got, size))
             else:
                 result.files += 1
                 result.bytes += size
-        return result
+        return result, missing
+
+    def _held_as(self, names, log, max_dirs=16):
+        """{missing name: the name the store lists for it} for names the store rewrote.
+
+        A store may normalise a name (NFD to NFC, case) and then list the object under that
+        other name: our filtered listing does not show it, and rclone's own HEAD finds it, so
+        every retry would "transfer nothing" and miss it again. Only on the failure path: one
+        unfiltered listing of each directory (at most ``max_dirs``) that lost a name."""
+        by_dir = {}
+        for name in names:
+            head, _sep, _base = name.rpartition(b"/")
+            by_dir.setdefault(head, []).append(name)
+        held = {}
+        for head in list(by_dir)[:max_dirs]:
+            root = self._root() + (os.fsdecode(head) + "/" if head else "")
+            proc = subprocess.run(self.base_argv() + ["lsf", "--files-only", root],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                  check=False)
+            if proc.returncode != 0:
+                continue
+            listed = {}
+            for line in proc.stdout.split(b"\n"):
+                if line:
+                    listed.setdefault(_name_key(line), line)
+            for name in by_dir[head]:
+                base = name.rpartition(b"/")[2]
+                other = listed.get(_name_key(base))
+                if other is not None and other != base:
+                    held[name] = (head + b"/" + other) if head else other
+        return held
+
+
+def _name_key(name):
+    """What a store that rewrites names keeps of one: its NFC form, case folded."""
+    return unicodedata.normalize("NFC", name.decode("utf-8", "surrogateescape")).casefold()
 
 
 def _remote_from_env(remote):

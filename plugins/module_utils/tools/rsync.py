@@ -13,6 +13,7 @@ import uuid
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     TransferTool,
     Verification,
+    missing_reason,
     source_vanished,
 )
 
@@ -22,6 +23,7 @@ MIN_VERSION = (3, 1, 0)  # --from0 with --files-from, nanosecond mtimes
 # temp name fits NAME_MAX (255) with the dot and the 7-character suffix.
 _TEMP_SUFFIX = 7
 _NAME_MAX = 255
+MISSING = "missing at destination"
 
 
 class RsyncTool(TransferTool):
@@ -136,7 +138,8 @@ class RsyncTool(TransferTool):
         del list_path, log
         result = Verification()
         src, dst = os.fsencode(self.source), os.fsencode(self.destination)
-        for kind, size, mtime_ns, rel in entries:
+        for entry in entries:
+            kind, size, mtime_ns, rel = entry
             problem = self._check(src, dst, kind, size, mtime_ns, rel)
             if problem is None:
                 if kind != "d":
@@ -144,8 +147,10 @@ class RsyncTool(TransferTool):
                     result.bytes += size
             elif source_vanished(self.source, rel):
                 result.vanished.append(os.fsdecode(rel))
+            elif problem == MISSING:
+                result.fail(entry, *missing_reason(self.source, rel))
             else:
-                result.mismatches.append([os.fsdecode(rel), problem])
+                result.fail(entry, problem)
         return result
 
     def _check(self, src, dst, kind, size, mtime_ns, rel):
@@ -153,7 +158,7 @@ class RsyncTool(TransferTool):
         try:
             st = os.lstat(target)
         except FileNotFoundError:
-            return "missing at destination"
+            return MISSING
         if kind == "d":
             return None if stat.S_ISDIR(st.st_mode) else "not a directory at destination"
         if kind == "l":

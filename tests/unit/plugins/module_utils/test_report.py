@@ -111,7 +111,7 @@ def test_failed_partition_fails_the_run_and_lists_its_logs(rundir):
     assert rep["partitions"]["failed"] == 1 and rep["partitions"]["done"] == 3
     logs = [os.path.join(rundir.path, "logs", "000002.%d.log" % n) for n in (1, 2, 3)]
     assert rep["failed_partitions"] == [{"part": 2, "error": "rclone exited with code 7",
-                                         "attempts": 3, "logs": logs}]
+                                         "attempts": 3, "classes": [], "logs": logs}]
     # the failed partition's files are not counted as moved, nor for its worker
     assert rep["files"] == 4 and rep["bytes"] == sum(SIZES) - 300 - 400
     assert rep["workers"]["w2"] == {"partitions": 1, "files": 0, "bytes": 0}

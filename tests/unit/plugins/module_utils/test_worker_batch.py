@@ -93,7 +93,7 @@ def test_a_failed_partition_of_a_batch_is_retried_alone(tmp_path, deep):
     rundir, src, dst = deep
     victim = os.path.join(dst, "d05", "f1")
     # The first transfer that wrote d05/f1 loses it again: only its partition must fail
-    # verification and be moved again, with its own list.
+    # verification and be moved again, with its own list (of the file that failed).
     extra = ('if [ -e %s ] && [ ! -e %s ]; then rm -f %s; touch %s; fi'
              % (victim, tmp_path / "once", victim, tmp_path / "once"))
     wrapper, calls = _counting_rsync(tmp_path, extra)
@@ -108,6 +108,11 @@ def test_a_failed_partition_of_a_batch_is_retried_alone(tmp_path, deep):
     lists = _calls(calls)
     assert {b"d05"} in lists  # the retry's list: partition 6 only
     assert sum(1 for dirs in lists if b"d05" in dirs) == 2
+    raw = []
+    for name in os.listdir(str(calls)):
+        with open(os.path.join(str(calls), name), "rb") as handle:
+            raw.append(handle.read())
+    assert b"d05/f1\0" in raw  # and of it, only the file that failed verification
 
 
 def test_every_partition_of_a_batch_has_begun_for_recovery(tmp_path, deep):
