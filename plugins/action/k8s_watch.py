@@ -17,6 +17,7 @@ from ansible_collections.datamover.fleet.plugins.action.watch import (
     progress_line,
     worker_problems,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.status import Rate
 
 display = Display()
 
@@ -71,6 +72,7 @@ class ActionModule(ActionBase):
                     "heartbeat": args["heartbeat"], "kubeconfig": args["kubeconfig"],
                     "context": args["context"]}
         started = time.time()
+        recent = Rate(max(30.0, 3 * args["interval"]))  # the rate of late, not since start
         last_print, wait, st, job, settled_at = 0.0, 0.5, None, {}, None
         while True:
             job = self._module("datamover.fleet.k8s_job_status", job_args, task_vars)
@@ -93,7 +95,8 @@ class ActionModule(ActionBase):
                     time.sleep(0.5)
                     continue
                 raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))
-            rate = st["bytes_done"] / elapsed if elapsed > 0 else 0.0
+            recent.add(now, st["bytes_done"])
+            rate = recent.rate()
             # Every partition settled: the pods exit 0 within a poll or two and the Job turns
             # Complete. Wait for that (briefly), so they are not deleted mid-exit.
             if st["complete"] and job["verdict"] is None and settled_at is None:

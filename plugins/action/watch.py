@@ -23,13 +23,13 @@ from ansible.utils.display import Display
 
 from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
-    human_bytes,
-    human_seconds,
-)
 from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.status import read_status
+from ansible_collections.datamover.fleet.plugins.module_utils.status import (  # noqa: F401
+    Rate,
+    progress_line,
+    read_status,
+)
 
 display = Display()
 
@@ -47,24 +47,6 @@ ARGS = dict(
 )
 
 
-def progress_line(st, rate, elapsed):
-    parts = st["parts"]
-    if st["plan_complete"]:
-        head = "%d/%d parts" % (parts["done"] + parts["failed"], parts["total"])
-    else:
-        head = "crawling, %d parts so far" % parts["total"]
-    line = "[datamover %s] %s" % (st["run_id"], head)
-    if parts["failed"]:
-        line += " (%d failed)" % parts["failed"]
-    line += " | %d%s files" % (st["files_done"], "/%d" % st["files_total"] if st["files_total"] else "")
-    line += " | %s%s" % (human_bytes(st["bytes_done"]), "/" + human_bytes(st["bytes_total"]) if st["bytes_total"] else "")
-    line += " | %s/s" % human_bytes(rate)
-    if st["bytes_total"] and rate > 0:
-        line += " | ETA %s" % human_seconds(max(0, st["bytes_total"] - st["bytes_done"]) / rate)
-    line += " | %d workers | %s elapsed" % (st["workers_alive"], human_seconds(elapsed))
-    return line
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
@@ -80,6 +62,7 @@ class ActionModule(ActionBase):
         local = self._is_local(args)
         started = time.time()
         last_print, wait, st, last_job_check = 0.0, 0.1 if local else 0.5, None, 0.0
+        recent = Rate(max(30.0, 3 * args["interval"]))  # the rate of late, not since start
         while True:
             st = self._status(local, status_args, task_vars)
             now = time.time()
@@ -97,7 +80,8 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(
                     "run %s was not created within %ds: the planning worker did not write its "
                     "run.json (see its job's output)" % (args["run_id"], args["startup_grace"]))
-            rate = st["bytes_done"] / elapsed if elapsed > 0 else 0.0
+            recent.add(now, st["bytes_done"])
+            rate = recent.rate()
             if st["complete"] or now - last_print >= args["interval"]:
                 display.display(progress_line(st, rate, elapsed))
                 last_print = now

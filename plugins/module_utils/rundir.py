@@ -20,6 +20,8 @@ This module owns the layout: no other file names a file of it. Layout (all under
     state/{todo,claimed,done,failed}/   see runstate.py (the state machine)
     results/NNNNNN.json      what the attempts on a partition did (records.PartResult)
     workers/<host>.json      each worker's heartbeat and totals
+    progress/<host>.json     each worker's live progress (files, bytes in flight), rewritten
+                             in place at most once a second
     logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log
     tmp/                     per-claim work directories; clock-<host>, one per host
     kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release
@@ -33,6 +35,7 @@ destination with what was crawled, and so a later incremental run can move only 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -125,7 +128,7 @@ def _listdir(path):
 
 class RunDir:
     SUBDIRS = ("parts", "state/todo", "state/claimed", "state/done", "state/failed",
-               "results", "workers", "logs", "tmp")
+               "results", "workers", "progress", "logs", "tmp")
 
     def __init__(self, shared_dir, run_id):
         if not RUN_ID_RE.match(run_id or ""):
@@ -322,6 +325,35 @@ class RunDir:
             except FileNotFoundError:
                 continue
             out.append((rec or {}, mtime))
+        return out
+
+    # live progress -----------------------------------------------------------------------
+    def _progress_path(self, host):
+        return self.p("progress", safe_name(host) + ".json")
+
+    def write_progress(self, host, record):
+        """Overwrite this host's progress record in place: once a second, no temp file, no
+        fsync. A reader that catches a write half done skips the record until the next."""
+        os.makedirs(self.p("progress"), exist_ok=True)  # runs created before this existed
+        data = json.dumps(record, sort_keys=True).encode("utf-8")
+        fd = os.open(self._progress_path(host), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
+
+    def progress(self):
+        """{host: record} of every worker's progress record that reads whole."""
+        out = {}
+        for name in _listdir(self.p("progress")):
+            if name.endswith(".json"):
+                try:
+                    rec = read_json(self.p("progress", name))
+                except ValueError:
+                    continue  # caught mid-write
+                if isinstance(rec, dict) and rec.get("host"):
+                    out[rec["host"]] = rec
         return out
 
     # stop --------------------------------------------------------------------------------

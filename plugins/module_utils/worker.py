@@ -38,6 +38,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
 from ansible_collections.datamover.fleet.plugins.module_utils.wakeup import QUEUE
 
 # One default per knob, used by the module, the CLI and the tests alike.
+# How often a worker asks its running tools how far they got and updates its progress record.
+PROGRESS_EVERY = 1.0
 DEFAULTS = dict(slots=2, retries=3, backoff=5.0, backoff_max=120.0, lease_seconds=120.0,
                 poll=0.5, run_wait=120.0, batch=8)
 
@@ -50,6 +52,14 @@ class _Active:
         self.lease = lease
         self.proc = None
         self.lost = False
+        # live progress: set while the tool runs, read by the progress thread
+        self.tool_started = None
+        self.moving = ()                # the jobs this attempt moves (a batch: all of them)
+        self.log_path = None
+        self.memo = {}
+        self.base = (0, 0)              # files, bytes verified by earlier attempts
+        self.progress = (0, 0)          # files, bytes moved and not yet settled
+        self.totals = (0, 0)            # files, bytes of the whole partition
 
 
 class Worker:
@@ -90,6 +100,44 @@ class Worker:
             slots=self.slots, status=status, rc=rc, error=error, started=self.started,
             updated=now, seconds=round(now - self.started, 3)))
 
+    def _progress_loop(self):
+        """Once a second: ask the tool how far each long-running transfer has got, and write
+        this worker's progress record when it changed. Transfers shorter than a second are
+        never asked: their progress is their settling."""
+        last = None
+        while not self._stop.wait(PROGRESS_EVERY):
+            now = time.time()
+            with self._lock:
+                active = list(self._active.values())
+            for act in active:
+                started = act.tool_started
+                if started is None or now - started < PROGRESS_EVERY:
+                    continue
+                if "entries" not in act.memo:
+                    act.memo["entries"] = [e for job in act.moving for e in job.pending]
+                try:
+                    got = self.tool.progress(act.memo["entries"], act.log_path, act.memo)
+                except (OSError, ValueError):
+                    got = None
+                if got is not None and act.tool_started == started:
+                    with self._lock:
+                        act.progress = (act.base[0] + got[0], act.base[1] + got[1])
+            record = self._progress_record()
+            if record != last:
+                self.rundir.write_progress(self.host, dict(record, updated=now))
+                last = record
+
+    def _progress_record(self):
+        with self._lock:
+            inflight = [(a.lease.part_id,) + a.progress + a.totals
+                        for a in self._active.values()]
+            return {"host": self.host, "files": self.totals["files"],
+                    "bytes": self.totals["bytes"], "parts_done": self.totals["parts_done"],
+                    "inflight_files": sum(i[1] for i in inflight),
+                    "inflight_bytes": sum(i[2] for i in inflight),
+                    "inflight": [dict(zip(("part", "files", "bytes", "files_total",
+                                           "bytes_total"), i)) for i in sorted(inflight)]}
+
     def _heartbeat_loop(self):
         interval = max(0.5, min(self.lease_seconds / 4.0, 30.0))
         while not self._stop.wait(interval):
@@ -110,6 +158,8 @@ class Worker:
         self._record("running")
         beat = threading.Thread(target=self._heartbeat_loop, name="dm-heartbeat", daemon=True)
         beat.start()
+        progress = threading.Thread(target=self._progress_loop, name="dm-progress", daemon=True)
+        progress.start()
         threads = [threading.Thread(target=self._slot_guard, args=(i,), name="dm-slot-%d" % i)
                    for i in range(self.slots)]
         previous = signal.signal(signal.SIGTERM, self._on_sigterm) \
@@ -122,6 +172,9 @@ class Worker:
         finally:
             self._stop.set()
             beat.join()
+            progress.join()
+            self.rundir.write_progress(self.host, dict(self._progress_record(),
+                                                       updated=time.time()))
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         if self._errors:
@@ -305,6 +358,7 @@ class Worker:
                     self.totals["recovered"] += recovered
         job.list_path, job.skipped = self.tool.prepare(entries, workdir, whole_dirs)
         job.bytes = sum(e[1] for e in entries)
+        act.totals = (sum(1 for e in entries if e[0] != "d"), job.bytes)  # for the progress
         return job
 
     def _transfer(self, job):
@@ -328,9 +382,19 @@ class Worker:
             for log_path in logs[1:]:
                 with open(log_path, "ab") as log:
                     log.write(note)
+        # Live progress: the tool's count covers the whole batch, so the lead act carries it
+        # while the tool runs; afterwards each partition counts as moved until it settles.
+        act = lead.act
+        act.moving = jobs  # flattened by the progress thread, only if the tool runs long
+        act.log_path, act.memo = logs[0], {}
+        act.base = (sum(j.tally.files for j in jobs), sum(j.tally.bytes for j in jobs))
         t0 = time.time()
         rc, error = self._run_tool([job.act for job in jobs], list_path, lead.workdir, logs[0],
                                    retry=max(numbers) > 1)
+        if error is None:
+            with self._lock:
+                for job in jobs:
+                    job.act.progress = job.act.totals
         return [(n, log_path, t0, rc, error) for n, log_path in zip(numbers, logs)]
 
     def _finish(self, job, first):
@@ -383,6 +447,8 @@ class Worker:
             self.state.release(lease)  # stopping: not a failure of the partition
             return
         settled = self.state.finish(lease) if status == "done" else self.state.fail(lease)
+        with self._lock:
+            job.act.progress = (0, 0)  # from now on in the totals, or not at all
         if settled:
             with self._lock:
                 if status == "done":
@@ -406,7 +472,9 @@ class Worker:
                     return None, "cannot run %s: %s" % (argv[0], exc)
                 for act in acts:
                     act.proc = proc
+                acts[0].tool_started = time.time()  # the lead act speaks for the batch
                 rc = proc.wait()
+                acts[0].tool_started = None
                 for act in acts:
                     act.proc = None
                 if any(act.lost for act in acts):

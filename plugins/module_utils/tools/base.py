@@ -119,6 +119,16 @@ class TransferTool(abc.ABC):
     def verify(self, entries, list_path, log):
         """Compare the destination with the manifest entries, independently of the tool."""
 
+    def progress(self, entries, log_path, memo):
+        """(files, bytes) this attempt has moved so far, or None when the tool cannot tell.
+
+        Called about once a second by the worker's progress thread, and only for a transfer
+        that has run longer than that: off the hot path, and never for a short partition.
+        ``entries`` are what the attempt moves; ``memo`` is a dict kept between the calls of
+        one attempt."""
+        del entries, log_path, memo
+        return None
+
     def recover(self, entries):
         """Remove what an attempt killed mid-way (lost host) may have left at the destination.
         Returns how many leftovers were removed."""

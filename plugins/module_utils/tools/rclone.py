@@ -174,7 +174,9 @@ class RcloneTool(TransferTool):
             "--retries", "1",  # the worker retries whole partitions with backoff
             "--low-level-retries", "10",
             "--metadata",      # mode, owner and mtime travel with each object
-            "--stats", "30s", "--stats-one-line", "-v",
+            # One JSON stats line a second: the worker's live progress reads the last one
+            # (exact bytes and transfers, where the text line rounds them).
+            "--stats", "1s", "--stats-one-line", "--use-json-log", "-v",
         ] + list(LEAN_UPLOAD_FLAGS)
         if not retry:
             # A fresh partition's objects are new: one PUT each, no HEAD first.
@@ -182,6 +184,29 @@ class RcloneTool(TransferTool):
         if self.symlinks == "links":
             argv.append("--links")
         return [argv + self.options]
+
+    def progress(self, entries, log_path, memo, tail=65536):
+        """rclone's own count, from the last stats line of the attempt's log (only what was
+        written since the previous call, at most its last ``tail`` bytes)."""
+        del entries
+        try:
+            with open(log_path, "rb") as handle:
+                end = handle.seek(0, os.SEEK_END)
+                handle.seek(max(memo.get("offset", 0), end - tail))
+                data = handle.read(end - handle.tell())
+        except OSError:
+            return memo.get("last")
+        memo["offset"] = end
+        at = data.rfind(b'"stats":{')
+        if at >= 0:
+            line = data[data.rfind(b"\n", 0, at) + 1:]
+            line = line[:line.find(b"\n")] if b"\n" in line else line
+            try:
+                stats = json.loads(line.decode("utf-8", "replace"))["stats"]
+                memo["last"] = (int(stats.get("transfers", 0)), int(stats.get("bytes", 0)))
+            except (ValueError, KeyError, TypeError):
+                pass
+        return memo.get("last")
 
     def _root(self):
         # A trailing "/" tells rclone the root is a directory: no HEAD to check whether

@@ -126,6 +126,33 @@ class RsyncTool(TransferTool):
                     pass
         return removed
 
+    def progress(self, entries, log_path, memo, budget=256):
+        """Files that have arrived, from the destination itself: rsync's own progress output
+        (--info=progress2) costs 20-45% on a partition of small files, so it stays off. rsync
+        renames a file into place once it is complete, so a file of the right size at its
+        name has arrived. At most ``budget`` lstat calls per call, walking on from where the
+        previous call stopped, so a long partition costs a bounded trickle of metadata."""
+        del log_path
+        files = [e for e in entries if e[0] != "d"]
+        arrived = memo.setdefault("arrived", set())
+        cursor, checked, dst = memo.get("cursor", 0), 0, os.fsencode(self.destination)
+        while checked < budget and len(arrived) < len(files):
+            index = cursor % len(files)
+            cursor += 1
+            if index in arrived:
+                continue
+            checked += 1
+            kind, size, _mtime, rel = files[index]
+            try:
+                st = os.lstat(os.path.join(dst, rel))
+            except OSError:
+                continue
+            if kind != "f" or st.st_size == size:
+                arrived.add(index)
+                memo["bytes"] = memo.get("bytes", 0) + size
+        memo["cursor"] = cursor
+        return len(arrived), memo.get("bytes", 0)
+
     def cleanup(self):
         """Runs of earlier versions kept temp files in one directory: remove it."""
         legacy = os.path.join(self.destination, LEGACY_TEMP_DIR)

@@ -32,8 +32,18 @@ def _status(**kw):
 
 def test_progress_line_of_a_planned_run():
     line = progress_line(_status(), rate=GIB, elapsed=3661)
-    assert line == ("[datamover ckpt] 5/10 parts (1 failed) | 400/1000 files | 4.0 GiB/10.0 GiB"
-                    " | 1.0 GiB/s | ETA 0:00:06 | 2 workers | 1:01:01 elapsed")
+    assert line == ("[datamover ckpt] 5/10 parts (1 failed, 2 running) | 400/1000 files"
+                    " | 4.0 GiB/10.0 GiB (40%) | 1.0 GiB/s | ETA 0:00:06 | 2 workers"
+                    " | 1:01:01 elapsed")
+
+
+def test_progress_line_is_never_100_percent_while_a_partition_is_claimed():
+    st = _status(parts={"todo": 0, "claimed": 1, "done": 9, "failed": 0, "total": 10},
+                 files_done=1000, bytes_done=10 * GIB, complete=False)
+    assert "(99%)" in progress_line(st, rate=GIB, elapsed=10)
+    st.update(parts={"todo": 0, "claimed": 0, "done": 10, "failed": 0, "total": 10},
+              complete=True)
+    assert "(100%)" in progress_line(st, rate=GIB, elapsed=10)
 
 
 def test_progress_line_while_crawling_has_no_totals_nor_eta():
@@ -62,7 +72,7 @@ def test_progress_line_reads_what_run_status_returns(tmp_path):
     st = module_ok(run_status, dict(shared_dir=shared, run_id="ckpt"))
     parts = st["parts"]["total"]
     line = progress_line(st, rate=1024.0, elapsed=6)
-    assert line.startswith("[datamover ckpt] %d/%d parts | 6/6 files | 6.0 KiB/6.0 KiB | "
+    assert line.startswith("[datamover ckpt] %d/%d parts | 6/6 files | 6.0 KiB/6.0 KiB (100%%) | "
                            "1.0 KiB/s | ETA 0:00:00 | 0 workers" % (parts, parts))
     assert worker_problems(st, lease_seconds=120) == []
 
@@ -74,7 +84,7 @@ def test_progress_line_of_a_run_just_planned(tmp_path):
     new_run(str(tmp_path / "shared"), "fresh", str(src), str(tmp_path / "dst"))
     st = module_ok(run_status, dict(shared_dir=str(tmp_path / "shared"), run_id="fresh"))
     assert progress_line(st, rate=0.0, elapsed=0) == (
-        "[datamover fresh] 0/1 parts | 0/1 files | 0 B/2.0 KiB | 0 B/s | 0 workers"
+        "[datamover fresh] 0/1 parts | 0/1 files | 0 B/2.0 KiB (0%) | 0 B/s | 0 workers"
         " | 0:00:00 elapsed")
 
 
