@@ -136,7 +136,8 @@ class ActionModule(ActionBase):
             if rep.get("failed"):
                 raise AnsibleActionFail("cannot write the report: %s" % rep.get("msg"))
             result.update(changed=True, report=rep["report"], summary=rep["summary"],
-                          report_json=rep["report_json"], report_md=rep["report_md"])
+                          report_json=rep["report_json"], report_md=rep["report_md"],
+                          report_html=rep.get("report_html"))
         return result
 
     def _module(self, name, args, task_vars):

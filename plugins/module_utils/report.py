@@ -18,6 +18,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.records import (
     PartResult,
     path_record,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.report_html import render_html
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
 SAMPLES = 50
@@ -43,6 +44,7 @@ def build_report(rundir, started=None, records=None):
     files = nbytes = 0
     first_start, last_finish = None, None
     failed = []
+    spans = []  # (host, begin, end, bytes) of each settled partition: the charts
     for part in done_ids + failed_ids:
         res = rundir.read_result(part) or PartResult(
             part=part, status="failed", host="?", token="")
@@ -58,6 +60,9 @@ def build_report(rundir, started=None, records=None):
         notes["skipped"][0] += len(res.skipped)
         notes["skipped"][1].extend(res.skipped[: SAMPLES - len(notes["skipped"][1])])
         lost.add_result(part, res)
+        moved = res.bytes if part not in failed_ids else ver.get("bytes", 0)
+        if res.finished and res.seconds is not None:
+            spans.append((res.host, res.finished - res.seconds, res.finished, moved))
         if part in failed_ids:
             if not ver.get("files") and not any(r.get("class") for r in res.not_copied):
                 # Never verified (a crash, a tool that never ran right): none of it is known
@@ -115,10 +120,37 @@ def build_report(rundir, started=None, records=None):
         "skipped": {"count": notes["skipped"][0], "samples": notes["skipped"][1]},
         "incremental": plan.get("incremental"),  # datamover_since: the diff and the mirror
         "settings": {k: meta.get(k) for k in SETTINGS if k in meta},
+        "timeline": timeline(spans),
         "run_dir": rundir.path,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return report
+
+
+def timeline(spans, bins=120):
+    """Throughput over time, for the run and per worker: each partition's bytes spread
+    evenly over the time it was held, summed in ``bins`` equal steps (bytes per second)."""
+    if not spans:
+        return {"start": None, "start_utc": None, "step": None, "run": [], "workers": {}}
+    start = min(s[1] for s in spans)
+    end = max(s[2] for s in spans)
+    step = max((end - start) / bins, 0.001)
+    run = [0.0] * bins
+    workers = {}
+    for host, begin, finish, nbytes in spans:
+        row = workers.setdefault(host, [0.0] * bins)
+        length = max(finish - begin, 1e-9)
+        first = min(bins - 1, int((begin - start) / step))
+        last = min(bins - 1, int((finish - start) / step))
+        for i in range(first, last + 1):
+            lo, hi = max(begin, start + i * step), min(finish, start + (i + 1) * step)
+            share = nbytes * (max(0.0, hi - lo) / length if finish > begin else 1.0)
+            run[i] += share / step
+            row[i] += share / step
+    return {"start": start, "step": step,
+            "start_utc": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(start)),
+            "run": [round(v, 1) for v in run],
+            "workers": {h: [round(v, 1) for v in row] for h, row in sorted(workers.items())}}
 
 
 class _NotCopied:
@@ -168,6 +200,8 @@ def write_report(rundir, report, records=None):
         atomic_write_bytes(rundir.not_copied_path(), b"".join(
             (json.dumps(r, sort_keys=True) + "\n").encode("utf-8") for r in records))
     path_json, path_md = rundir.report_paths()
+    atomic_write_bytes(rundir.html_report_path(), render_html(
+        report, summary_lines(report)).encode("utf-8", "backslashreplace"))
     atomic_write_json(path_json, report)
     # Samples of names that are not UTF-8 hold surrogates: written as \\udcXX, not a crash.
     atomic_write_bytes(path_md, render_markdown(report).encode("utf-8", "backslashreplace"))
@@ -180,7 +214,8 @@ def make_report(rundir, started=None):
     report = build_report(rundir, started=started, records=records)
     path_json, path_md = write_report(rundir, report, records)
     return {"report": report, "report_json": path_json, "report_md": path_md,
-            "summary": summary_lines(report)}
+            "report_html": rundir.html_report_path(),
+            "summary": summary_lines(report) + ["HTML report: %s" % rundir.html_report_path()]}
 
 
 def summary_lines(report):

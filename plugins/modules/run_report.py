@@ -10,8 +10,10 @@ short_description: Write a run's report.json and report.md
 version_added: "0.1.0"
 description:
   - Aggregates every partition's result into C(report.json) (files, bytes, seconds, partitions,
-    verification, per-worker totals, failed partitions with their logs) and a human-readable
-    C(report.md) in the run directory.
+    verification, per-worker totals, failed partitions with their logs), a human-readable
+    C(report.md) and C(report.html) (self-contained, with charts) in the run directory.
+  - Every source file that is not at the destination is named in C(not-copied.jsonl) in the run
+    directory, one JSON record a line (path, reason, class, partition, attempt).
   - Does not fail on a failed run; the playbook decides from the C(status) in RV(report).
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
@@ -42,6 +44,11 @@ report_json:
   type: str
 report_md:
   description: Path of report.md.
+  returned: always
+  type: str
+report_html:
+  description: Path of report.html, one self-contained page with charts of throughput and
+    cumulative bytes for the run and each worker, the failures and the settings.
   returned: always
   type: str
 summary:

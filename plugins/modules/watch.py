@@ -91,4 +91,8 @@ report_md:
   description: Path of report.md.
   returned: when O(report=true)
   type: str
+report_html:
+  description: Path of report.html (self-contained, with charts).
+  returned: when O(report=true)
+  type: str
 """
