@@ -63,6 +63,7 @@ class ActionModule(ActionBase):
         started = time.time()
         last_print, wait, st, last_job_check = 0.0, 0.1 if local else 0.5, None, 0.0
         recent = Rate(max(30.0, 3 * args["interval"]))  # the rate of late, not since start
+        complete_seen = 0.0
         while True:
             st = self._status(local, status_args, task_vars)
             now = time.time()
@@ -82,6 +83,12 @@ class ActionModule(ActionBase):
                     "run.json (see its job's output)" % (args["run_id"], args["startup_grace"]))
             recent.add(now, st["bytes_done"])
             rate = recent.rate()
+            if st["complete"] and not st.get("final", True):
+                # the workers are writing their last records: wait (briefly) for exact totals
+                complete_seen = complete_seen or now
+                if now - complete_seen < 5:
+                    time.sleep(0.1)
+                    continue
             if st["complete"] or now - last_print >= args["interval"]:
                 display.display(progress_line(st, rate, elapsed))
                 last_print = now

@@ -10,6 +10,7 @@ charts come from report["timeline"] (report.py), built from the partitions' resu
 from __future__ import annotations
 
 import html
+import json
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     human_bytes,
@@ -160,7 +161,8 @@ def render_html(report, summary):
                      "crawl engine": planned.get("engine"),
                      "partitions": report["partitions"]["total"]})
     parts.append(_table(("setting", "value"), [
-        (_e(k), "<code>%s</code>" % _e(v)) for k, v in sorted(settings.items())]))
+        (_e(k), "<code>%s</code>" % _e(v if isinstance(v, str) else json.dumps(v)))
+        for k, v in sorted(settings.items())]))
     parts.append("<p>Run directory: <code>%s</code>; generated %s.</p>"
                  % (_e(report["run_dir"]), _e(report["generated"])))
     parts.append("</body></html>")

@@ -64,6 +64,8 @@ def snapshot(rundir, lease_seconds=120.0):
         "workers": workers,
         "workers_alive": sum(1 for w in workers if w["alive"]),
         "complete": plan is not None and settled == total and counts["claimed"] == 0,
+        # Every worker has written its last record: files and bytes are final, not catching up.
+        "final": not any(w["alive"] for w in workers),
         "stop_requested": rundir.stop_requested(),
     }
 

@@ -85,6 +85,7 @@ class Worker:
         self._lock = threading.Lock()
         self._active = {}
         self._stop = threading.Event()
+        self._progress_wake = threading.Event()
         self._errors = []
         self.totals = {"parts_done": 0, "parts_failed": 0, "files": 0, "bytes": 0,
                        "attempts": 0, "requeued_stale": 0, "lost_leases": 0, "recovered": 0}
@@ -104,11 +105,16 @@ class Worker:
         """Once a second: ask the tool how far each long-running transfer has got, and write
         this worker's progress record when it changed. Transfers shorter than a second are
         never asked: their progress is their settling."""
-        last = None
-        while not self._stop.wait(PROGRESS_EVERY):
+        last, asked = None, 0.0
+        while not self._stop.is_set():
+            # a settled partition wakes it early: its files leave "in flight" for the totals
+            self._progress_wake.wait(PROGRESS_EVERY)
+            self._progress_wake.clear()
             now = time.time()
             with self._lock:
-                active = list(self._active.values())
+                active = list(self._active.values()) if now - asked >= PROGRESS_EVERY else []
+            if active:
+                asked = now
             for act in active:
                 started = act.tool_started
                 if started is None or now - started < PROGRESS_EVERY:
@@ -126,6 +132,7 @@ class Worker:
             if record != last:
                 self.rundir.write_progress(self.host, dict(record, updated=now))
                 last = record
+                self._stop.wait(0.2)  # at most 5 writes a second, however fast parts settle
 
     def _progress_record(self):
         with self._lock:
@@ -171,6 +178,7 @@ class Worker:
                 t.join()
         finally:
             self._stop.set()
+            self._progress_wake.set()
             beat.join()
             progress.join()
             self.rundir.write_progress(self.host, dict(self._progress_record(),
@@ -449,14 +457,14 @@ class Worker:
         settled = self.state.finish(lease) if status == "done" else self.state.fail(lease)
         with self._lock:
             job.act.progress = (0, 0)  # from now on in the totals, or not at all
-        if settled:
-            with self._lock:
+            if settled:
                 if status == "done":
                     self.totals["parts_done"] += 1
                     self.totals["files"] += result.files
                     self.totals["bytes"] += result.bytes
                 else:
                     self.totals["parts_failed"] += 1
+        self._progress_wake.set()
 
     def _run_tool(self, acts, list_path, workdir, log_path, retry):
         """Run the tool's commands for one attempt. Returns (rc, error or None)."""

@@ -106,7 +106,7 @@ def test_the_html_report_is_self_contained_and_complete(tmp_path):
     assert "url(" not in page and "@import" not in page
     assert page.count('<polyline class="series"') == 2 * 3  # run + 2 workers, two charts
     assert "d3/f4" in page and "missing at destination" in page  # the failures table
-    assert "--bwlimit=1M" in page  # the settings
+    assert "[&quot;--bwlimit=1M&quot;]" in page  # the settings
     assert out["summary"][-1] == "HTML report: %s" % path
 
 
