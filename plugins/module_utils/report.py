@@ -263,6 +263,9 @@ def _source_line(report):
     src, lost = report.get("source_files"), report.get("files_not_copied")
     if not src or src["planned"] is None:
         return []
+    if (report.get("settings") or {}).get("verify") == "none":
+        return ["%d source files planned, none verified (datamover_verify=none); %d known not "
+                "copied (list: %s)" % (src["planned"], src["not_copied"], lost["list"])]
     classes = ", ".join("%d %s" % (n, c) for c, n in lost["classes"].items())
     return ["%d of %d source files verified; %d not copied%s (list: %s)" % (
         src["verified"], src["planned"], src["not_copied"],

@@ -443,7 +443,8 @@ class Worker:
 
     def _settle(self, job, status):
         lease, entries = job.act.lease, job.entries
-        verification = job.outcome() if job.verified else None
+        # A failed partition always has one: what never verified is counted as not copied.
+        verification = job.outcome() if job.verified or status != "done" else None
         result = PartResult(
             part=lease.part_id, status=status, host=self.host, token=lease.token,
             attempts=job.history, files=sum(1 for e in entries if e[0] != "d"),

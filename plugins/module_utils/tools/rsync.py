@@ -4,6 +4,7 @@
 """rsync adapter: POSIX to POSIX, one partition = one ``rsync --files-from``."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -11,6 +12,7 @@ import stat
 import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
+    DETERMINISTIC,
     TransferTool,
     Verification,
     missing_reason,
@@ -23,6 +25,7 @@ MIN_VERSION = (3, 1, 0)  # --from0 with --files-from, nanosecond mtimes
 # temp name fits NAME_MAX (255) with the dot and the 7-character suffix.
 _TEMP_SUFFIX = 7
 _NAME_MAX = 255
+_PATH_MAX = 4096  # Linux: a longer destination path cannot be created, whatever the retries
 MISSING = "missing at destination"
 
 
@@ -174,6 +177,9 @@ class RsyncTool(TransferTool):
                     result.bytes += size
             elif source_vanished(self.source, rel):
                 result.vanished.append(os.fsdecode(rel))
+            elif problem == MISSING and len(dst) + len(rel) >= _PATH_MAX:
+                result.fail(entry, "path longer than the destination can hold (%d bytes)"
+                            % (len(dst) + len(rel)), DETERMINISTIC)
             elif problem == MISSING:
                 result.fail(entry, *missing_reason(self.source, rel))
             else:
@@ -186,6 +192,10 @@ class RsyncTool(TransferTool):
             st = os.lstat(target)
         except FileNotFoundError:
             return MISSING
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return MISSING  # verify() says why, and that no retry can help
+            raise
         if kind == "d":
             return None if stat.S_ISDIR(st.st_mode) else "not a directory at destination"
         if kind == "l":

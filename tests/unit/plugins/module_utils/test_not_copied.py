@@ -18,7 +18,7 @@ FAST = {"backoff": 0.01, "backoff_max": 0.05, "poll": 0.05, "lease_seconds": 30}
 LOST = {b"d0/f3", b"d1/f3", b"d2/f3", b"d2/bad-\xff"}
 
 
-def _run(tmp_path, binary_body):
+def _run(tmp_path, binary_body, vanish=False):
     src = os.fsencode(str(tmp_path / "src"))
     for d in range(3):
         for i in range(6):
@@ -29,7 +29,10 @@ def _run(tmp_path, binary_body):
     rundir, _ = new_run(tmp_path / "shared", "nc", os.fsdecode(src), str(dst), partition_files=4)
     assert len(part_ids(rundir)) >= 4
     wrapper = write_script(tmp_path / "rsync", binary_body % {"rsync": RSYNC, "dst": dst})
-    Worker(rundir, "w1", slots=2, retries=2, binary=wrapper, **FAST).run()
+    worker = Worker(rundir, "w1", slots=2, retries=2, binary=wrapper, **FAST)
+    if vanish:  # found when the worker started, gone when it runs
+        os.unlink(wrapper)
+    worker.run()
     return rundir, make_report(rundir)
 
 
@@ -85,3 +88,13 @@ def test_a_partition_that_never_verified_lists_all_its_files(tmp_path):
     assert {r["reason"] for r in recs} == {"missing at destination"}
     assert "0 of %d source files verified; %d not copied" % (planned, planned) \
         in "\n".join(out["summary"])
+
+
+def test_a_tool_that_cannot_even_start_leaves_every_file_named_and_counted(tmp_path):
+    rundir, out = _run(tmp_path, 'exec %(rsync)s "$@"', vanish=True)
+    rep = out["report"]
+    planned = rundir.plan()["files"]
+    recs = _records(rundir)
+    assert len(recs) == planned == rep["files_not_copied"]["count"]
+    assert rep["verified"]["mismatches"] == planned
+    assert all(r["reason"].startswith("not verified: cannot run ") for r in recs), recs[0]

@@ -15,6 +15,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunD
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import find_binary
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import RsyncTool
 from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
 
 from tests.unit.helpers import new_run, part_ids, write, write_script
@@ -137,3 +138,12 @@ def test_an_unreadable_source_file_fails_at_once_without_retries(tmp_path):
     assert rec["path"] == "d/secret" and rec["class"] == "deterministic"
     assert rec["reason"].startswith("source file unreadable")
     assert RunState(RunDir(rundir.shared_dir, rundir.run_id)).counts()["failed"] == 1
+
+
+def test_a_destination_path_too_long_is_deterministic(tmp_path):
+    name = b"n" * 200
+    write(os.path.join(os.fsencode(str(tmp_path / "src")), name), b"x")
+    deep = str(tmp_path / "dst") + "/" + "/".join(["d" * 250] * 16)  # over PATH_MAX
+    result = RsyncTool(str(tmp_path / "src"), deep).verify([("f", 1, 0, name)])
+    [(entry, reason, cls)] = result.failed
+    assert cls == "deterministic" and reason.startswith("path longer than the destination")
