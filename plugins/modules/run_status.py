@@ -49,13 +49,24 @@ complete:
   returned: when the run exists
   type: bool
 files_done:
-  description: Files moved by the current workers.
+  description: Files in settled partitions plus those the running partitions have moved so far
+    (each worker's C(progress/<host>.json), at most a second old).
   returned: when the run exists
   type: int
 bytes_done:
-  description: Bytes moved by the current workers.
+  description: Bytes in settled partitions plus those the running partitions have moved so far.
   returned: when the run exists
   type: int
+inflight:
+  description: Each running partition of a live worker (part, host, files, bytes, files_total,
+    bytes_total).
+  returned: when the run exists
+  type: list
+  elements: dict
+final:
+  description: Whether no worker is running any more, so that the totals are final.
+  returned: when the run exists
+  type: bool
 workers:
   description: Each worker's record (host, status, totals, age in seconds, alive).
   returned: when the run exists
