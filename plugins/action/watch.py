@@ -25,7 +25,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
 from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.status import (  # noqa: F401
+from ansible_collections.datamover.fleet.plugins.module_utils.status import (
     Rate,
     progress_line,
     read_status,
