@@ -171,7 +171,7 @@ class RcloneTool(TransferTool):
             "copy", self.source, self._root(),
             "--files-from-raw", list_path, "--no-traverse",
             "--transfers", str(self.transfers), "--checkers", str(self.checkers),
-            "--retries", "1",  # the worker retries whole partitions with backoff
+            "--retries", "1",  # the worker retries what failed verification, with backoff
             "--low-level-retries", "10",
             "--metadata",      # mode, owner and mtime travel with each object
             # One JSON stats line a second: the worker's live progress reads the last one
