@@ -37,9 +37,10 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.wakeup import QUEUE
 
-# One default per knob, used by the module, the CLI and the tests alike.
 # How often a worker asks its running tools how far they got and updates its progress record.
 PROGRESS_EVERY = 1.0
+
+# One default per knob, used by the module, the CLI and the tests alike.
 DEFAULTS = dict(slots=2, retries=3, backoff=5.0, backoff_max=120.0, lease_seconds=120.0,
                 poll=0.5, run_wait=120.0, batch=8)
 
