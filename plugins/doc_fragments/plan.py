@@ -48,7 +48,11 @@ options:
         elements: str
         default: []
       tool_options:
-        description: Extra arguments for the transfer tool, one list item per argument.
+        description:
+          - Extra arguments for the transfer tool, one list item per argument.
+          - Options that delete or move anything, write outside the destination, change what
+            is compared or copied, or make a dry run are refused, each with the switch that
+            does the job properly (docs/safety.md).
         type: list
         elements: str
         default: []
@@ -105,4 +109,13 @@ options:
         description: Largest share of the previous run's entries a mirror deletes.
         type: float
         default: 0.05
+      tolerate:
+        description:
+          - Problems that do not fail the run. By default anything not copied fails it.
+          - C(unreadable) accepts files and directories the crawl could not read; the report
+            still lists them.
+        type: list
+        elements: str
+        choices: [unreadable]
+        default: []
 """

@@ -31,6 +31,28 @@ PLAN_OPTIONS = dict(
     mirror=dict(type="bool", default=False),
     max_delete=dict(type="int", default=100),
     max_delete_share=dict(type="float", default=0.05),
+    tolerate=dict(type="list", elements="str", default=[], choices=["unreadable"]),
+)
+
+# Ranges of the job's numeric tunables (min, max; None = unbounded), checked by preflight
+# before anything runs. Types and choices are the role's argument_specs.yml; it has no ranges.
+# The key is the role variable without its datamover_ prefix.
+TUNABLE_RANGES = dict(
+    slots=(1, 1024, "concurrent transfers per host"),
+    partition_files=(1, None, "entries per partition"),
+    partition_bytes=(1, None, "bytes per partition"),
+    transfers=(1, 1024, "rclone transfers per slot"),
+    crawl_threads=(1, 1024, "crawl threads"),
+    retries=(0, 1000, "further attempts per partition"),
+    backoff=(0, 86400, "seconds before the first retry"),
+    # A worker refreshes its lease every quarter of it (0.5 s at least): a shorter lease
+    # expires under a healthy, busy worker, and its partitions are sent again and again.
+    lease_seconds=(2, None, "seconds before a silent worker's partitions are taken over"),
+    watch_interval=(0.1, 86400, "seconds between progress lines"),
+    timeout=(1, None, "seconds a run may take"),
+    pods=(1, 10000, "worker pods"),
+    max_delete=(0, None, "most deletions a mirror applies"),
+    max_delete_share=(0, 1, "largest share of the previous run's entries a mirror deletes"),
 )
 
 PLAN_ARG = dict(plan=dict(type="dict", options=PLAN_OPTIONS))

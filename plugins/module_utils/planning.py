@@ -9,6 +9,11 @@ import os
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_OPTIONS
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.partitioner import plan_native
+from ansible_collections.datamover.fleet.plugins.module_utils.preflight import (
+    check_overlaps,
+    check_tool_options,
+    shared_dir_exclude,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 
 __all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
@@ -33,7 +38,18 @@ def run_meta(params):
 def open_run(rundir, params):
     """Create the run, or resume it: failed partitions are queued again and a STOP left by
     an earlier execution is cleared. Returns (meta, created, requeued_failed)."""
-    meta, created = rundir.create_or_check(run_meta(params))
+    meta = run_meta(params)
+    # Preflight refuses these before anything runs; checked again here because the modules
+    # can be called without the play.
+    problems = check_tool_options(meta["tool"], meta.get("tool_options")) + check_overlaps(
+        meta["source"], meta["destination"], meta["tool"], rundir.shared_dir)
+    if problems:
+        raise PlanError(" | ".join(problems))
+    _pattern, inside = shared_dir_exclude(meta["source"], rundir.shared_dir)
+    if inside:
+        meta["excluded_automatically"] = [[inside, "the shared dir (run directories) inside "
+                                                   "the source"]]
+    meta, created = rundir.create_or_check(meta)
     if (meta.get("since") or None) != (params.get("since") or None):
         # Another since under the same id would mix two different diffs in one run.
         raise PlanError("datamover_run_id %r is an incremental run since %r (this one asks for "
@@ -53,6 +69,10 @@ def crawl(rundir, meta, threads=8):
     if rundir.plan_complete():
         return rundir.plan(), 0
     part = meta["partitioning"]
+    excludes = list(meta.get("excludes") or [])
+    pattern, _inside = shared_dir_exclude(meta["source"], rundir.shared_dir)
+    if pattern:
+        excludes.append(pattern)
     try:
         if meta.get("mirror") and not meta.get("since"):
             raise PlanError(
@@ -69,11 +89,10 @@ def crawl(rundir, meta, threads=8):
             plan = plan_since(rundir, meta, threads=threads or 8)
         elif part["engine"] == "fpart":
             from ansible_collections.datamover.fleet.plugins.module_utils.fpart import plan_fpart
-            plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"],
-                              meta.get("excludes") or [])
+            plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"], excludes)
         else:
             plan = plan_native(rundir, meta["source"], part["files"], part["bytes"],
-                               meta.get("excludes") or [], threads=threads or 8)
+                               excludes, threads=threads or 8)
     except BaseException as exc:
         rundir.mark_plan_failed(str(exc) or type(exc).__name__)
         raise

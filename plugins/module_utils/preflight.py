@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import TUNABLE_RANGES
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
     host_canary_seen,
@@ -25,8 +26,9 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
     tool_version,
 )
 
-__all__ = ["ToolError", "check_destination", "check_limits", "check_shared", "check_source",
-           "check_tool", "find_binary", "rendezvous"]
+__all__ = ["ToolError", "check_destination", "check_limits", "check_overlaps", "check_shared",
+           "check_source", "check_tool", "check_tool_options", "check_tunables", "find_binary",
+           "rendezvous", "shared_dir_exclude"]
 
 
 def _fmt(version):
@@ -40,6 +42,94 @@ def check_limits(params):
         if value is not None and (not isinstance(value, int) or value < 1):
             problems.append("datamover_%s must be a positive integer (got %r)" % (key, value))
     return problems
+
+
+def check_tunables(tunables):
+    """Every numeric tunable within its range (args_common.TUNABLE_RANGES). ``tunables`` maps
+    the role variable's name without its datamover_ prefix to the value given; None = unset."""
+    problems = []
+    for key, value in sorted((tunables or {}).items()):
+        if key not in TUNABLE_RANGES or value is None:
+            continue
+        low, high, what = TUNABLE_RANGES[key]
+        number = _number(value)
+        if number is None:
+            problems.append("datamover_%s must be a number (%s), got %r" % (key, what, value))
+        elif number < low or (high is not None and number > high):
+            bounds = ("at least %s" % low) if high is None else ("from %s to %s" % (low, high))
+            problems.append("datamover_%s must be %s (%s), got %r" % (key, bounds, what, value))
+    return problems
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def check_tool_options(tool, options):
+    """datamover_tool_options against the tool's own policy (tools/<tool>.py)."""
+    if tool not in TOOLS:
+        return []  # check_tool says so
+    return tool_class(tool).option_problems(options)
+
+
+def _inside(path, parent):
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def check_overlaps(source, destination, tool, shared_dir):
+    """Paths that would copy the data onto itself or the run's own files into the data.
+
+    Real paths (symlinks resolved), so a link cannot hide an overlap. A shared dir inside the
+    source is not a problem: the crawl leaves it out (shared_dir_exclude)."""
+    if not source or not shared_dir or not os.path.isabs(source) \
+            or not os.path.isabs(shared_dir):
+        return []  # check_source / check_shared say so
+    src, shared = os.path.realpath(source), os.path.realpath(shared_dir)
+    problems = []
+    if _inside(src, shared):
+        problems.append("the source %s is inside the shared dir %s (or is it): the run's own "
+                        "files would be copied as data. Put the shared dir elsewhere"
+                        % (source, shared_dir))
+    if tool != "rsync" or not destination or not os.path.isabs(destination):
+        return problems
+    dst = os.path.realpath(destination)
+    if src == dst:
+        problems.append("the destination %s is the source: choose another destination"
+                        % destination)
+    elif _inside(dst, src):
+        problems.append("the destination %s is inside the source %s: the copy would be copied "
+                        "again. Choose a destination outside the source" % (destination, source))
+    elif _inside(src, dst):
+        problems.append("the source %s is inside the destination %s: files would be written "
+                        "over the tree being read. Choose a destination outside the source"
+                        % (source, destination))
+    if _inside(dst, shared) or _inside(shared, dst):
+        problems.append("the destination %s and the shared dir %s overlap: the run's own files "
+                        "would mix with the copied data. Keep them apart"
+                        % (destination, shared_dir))
+    return problems
+
+
+def shared_dir_exclude(source, shared_dir):
+    """The crawl's exclude pattern for a shared dir inside the source (the runbook's
+    /lst/fpsync with source /lst/), and its path relative to the source; (None, None) when
+    the shared dir is elsewhere."""
+    if not source or not shared_dir:
+        return None, None
+    src, shared = os.path.realpath(source), os.path.realpath(shared_dir)
+    if src == shared or not _inside(shared, src):
+        return None, None
+    rel = os.path.relpath(shared, src)
+    # anchored ("/" first), directories only ("/" last), fnmatch's specials taken literally
+    literal = "".join("[%s]" % c if c in "*?[" else c for c in rel)
+    return "/" + literal + "/", rel
 
 
 def check_source(source):

@@ -92,7 +92,12 @@ def build_report(rundir, started=None, records=None):
                           "was settled", None, None)
     begin = started if started else first_start
     seconds = round(max(0.0, (last_finish or time.time()) - begin), 3) if begin else 0.0
-    ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0
+    # Anything not copied fails the run, unless the user said which problems to tolerate.
+    untolerated = {"unreadable": plan.get("crawl_errors", 0)}
+    for key in meta.get("tolerate") or []:
+        untolerated.pop(key, None)
+    ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0 \
+        and not any(untolerated.values())
     report = {
         "run_id": rundir.run_id,
         "status": "succeeded" if ok else "failed",
@@ -111,6 +116,7 @@ def build_report(rundir, started=None, records=None):
                              "samples": lost.samples, "list": rundir.not_copied_path()},
         "workers": per_host,
         "failed_partitions": failed,
+        "untolerated": {k: v for k, v in untolerated.items() if v},
         "crawl_errors": {"count": plan.get("crawl_errors", 0),
                          "samples": plan.get("crawl_error_samples", [])},
         "not_copied": {"count": plan.get("skipped", 0), "samples": plan.get("skipped_samples", [])},
@@ -121,6 +127,8 @@ def build_report(rundir, started=None, records=None):
         "incremental": plan.get("incremental"),  # datamover_since: the diff and the mirror
         "settings": {k: meta.get(k) for k in SETTINGS if k in meta},
         "timeline": timeline(spans),
+        "excluded_automatically": {"count": len(meta.get("excluded_automatically") or []),
+                                   "samples": meta.get("excluded_automatically") or []},
         "run_dir": rundir.path,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -314,8 +322,9 @@ def render_markdown(report):
                        ("not_copied", "Not copied (special files)"),
                        ("unrepresentable", "Names the destination cannot hold (not copied)"),
                        ("skipped", "Skipped by policy"),
-                       ("vanished", "Vanished from the source during the run")):
-        block = report[key]
+                       ("vanished", "Vanished from the source during the run"),
+                       ("excluded_automatically", "Left out of the source automatically")):
+        block = report.get(key) or {"count": 0}
         if block["count"]:
             out += ["", "## %s: %d" % (title, block["count"]), ""]
             out += ["- `%r`" % (s,) for s in block["samples"]]

@@ -66,7 +66,7 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
 # more deletions after reading the list it refused).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
-                "max_delete_share")
+                "max_delete_share", "tolerate")
 CANARY_PREFIX = ".datamover-canary-"
 
 

@@ -81,6 +81,20 @@ options:
     description: Write and remove a probe file/object at the destination.
     type: bool
     default: true
+  tool_options:
+    description:
+      - The run's C(datamover_tool_options), checked against the tool's policy. Options that
+        delete or move anything, write outside the destination, change what is compared or
+        copied, or make a dry run are refused (docs/safety.md).
+    type: list
+    elements: str
+    default: []
+  tunables:
+    description:
+      - The job's numeric tunables by name without the C(datamover_) prefix (C(slots),
+        C(lease_seconds), C(timeout)...), each checked against its range.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -153,9 +167,18 @@ from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
 
+def _refusals(p):
+    """What is refused whatever the host: limits, tunables, tool options, overlapping paths."""
+    # slots and partition sizes given as options of their own are checked by check_limits
+    tunables = {k: v for k, v in p["tunables"].items() if p.get(k) is None}
+    return (pf.check_limits(p) + pf.check_tunables(tunables)
+            + pf.check_tool_options(p["tool"], p["tool_options"])
+            + pf.check_overlaps(p["source"], p["destination"], p["tool"], p["shared_dir"]))
+
+
 def _prepare(p):
     """Returns (problems, result)."""
-    problems = pf.check_limits(p)
+    problems = _refusals(p)
     resume = False
     try:
         rundir = RunDir(p["shared_dir"], p["run_id"])
@@ -176,8 +199,10 @@ def _prepare(p):
 
 def _check(p):
     """Returns (problems, result)."""
-    problems = pf.check_limits(p)
-    if p["hosts"] and p["host"]:
+    problems = _refusals(p)
+    if problems:
+        pass  # refused whatever the host: no canary, no probe, nothing written
+    elif p["hosts"] and p["host"]:
         if not p["nonce"]:
             return ["preflight: hosts needs a nonce (the same on every worker)"], None
         problems += pf.make_shared(p["shared_dir"])
@@ -224,6 +249,8 @@ def main():
             partition_bytes=dict(type="int"),
             engine=dict(type="str", default="native", choices=["native", "fpart"]),
             probe=dict(type="bool", default=True),
+            tool_options=dict(type="list", elements="str", default=[]),
+            tunables=dict(type="dict", default={}),
         ),
         required_if=[("stage", "prepare", ("source", "destination", "tool")),
                      ("stage", "check", ("source", "destination", "tool"))],

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
 
 __all__ = ["DETERMINISTIC", "TRANSIENT", "ToolError", "TransferTool", "Verification", "missing_reason",
-           "parse_version", "source_vanished"]
+           "option_problems", "parse_version", "source_vanished"]
 
 
 # Why a file did not arrive, as far as a retry is concerned: a transient failure (a timeout,
@@ -82,6 +82,26 @@ class TransferTool(abc.ABC):
     min_version = (0, 0, 0)
     # Non-zero exit codes after which the tool still moved what it could: verification decides.
     soft_exit_codes = ()
+    # The tool's own policy on datamover_tool_options (read by option_problems):
+    # refused_options: "--long-name" -> what to use instead. An option that deletes or moves
+    #   anything, writes outside the destination, changes what is compared or copied, or makes
+    #   a dry run would turn a "verified" run into a lie; the advice names the switch that
+    #   does the job properly.
+    refused_options = {}
+    # refused_short: one-letter option -> its long name in refused_options (also inside a
+    #   bundle such as -avn).
+    refused_short = {}
+    # Options that take a value as the next argument: that argument is not an option.
+    long_with_value = frozenset()
+    short_with_value = frozenset()
+    # Whether an argument that is not an option is refused (rsync would take it as one
+    # more source to copy).
+    refuse_positional = False
+
+    @classmethod
+    def option_problems(cls, options):
+        """Sentences, one per refused entry of ``options`` (datamover_tool_options)."""
+        return option_problems(cls, options)
 
     @classmethod
     @abc.abstractmethod
@@ -137,6 +157,48 @@ class TransferTool(abc.ABC):
 
     def cleanup(self):
         """End of the run: remove anything of ours left at the destination."""
+
+
+def option_problems(tool, options):
+    """Check datamover_tool_options against ``tool``'s policy. Every way the tool itself
+    reads an option is covered: --opt, --opt=value, --opt value, and short options alone or
+    bundled (-avn holds -n); a short option that takes a value ends its bundle."""
+    problems = []
+    expect_value = False
+    for arg in options or []:
+        arg = str(arg)
+        if expect_value:
+            expect_value = False
+            continue
+        if arg == "--":
+            problems.append("datamover_tool_options: '--' is refused: %s would take every "
+                            "argument after it as a path to copy" % tool.name)
+        elif arg.startswith("--"):
+            name = arg.split("=", 1)[0]
+            problems += _refused(tool, name, arg)
+            expect_value = "=" not in arg and name in tool.long_with_value
+        elif arg.startswith("-") and len(arg) > 1:
+            for i, letter in enumerate(arg[1:]):
+                if letter in tool.refused_short:
+                    problems += _refused(tool, tool.refused_short[letter], arg,
+                                         short="-" + letter)
+                if letter in tool.short_with_value:
+                    expect_value = i == len(arg) - 2  # -T DIR; -TDIR holds its value
+                    break
+        elif tool.refuse_positional:
+            problems.append("datamover_tool_options: %r is not an option: %s would take it as "
+                            "one more path to copy. Give options only (a value as --opt=value)"
+                            % (arg, tool.name))
+    return problems
+
+
+def _refused(tool, name, arg, short=None):
+    advice = tool.refused_options.get(name)
+    if advice is None:
+        return []
+    said = "%s (%s)" % (short, name) if short else name
+    shown = "" if arg in (name, short) else " in %r" % (arg,)
+    return ["datamover_tool_options: %s %s%s is refused: %s" % (tool.name, said, shown, advice)]
 
 
 def source_vanished(source, relpath):

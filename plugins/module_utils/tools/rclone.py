@@ -65,9 +65,45 @@ def remote_name(destination):
 LEAN_UPLOAD_FLAGS = ("--s3-no-head", "--s3-no-check-bucket", "--oos-no-check-bucket")
 
 
+_NEVER_DELETE = ("datamover copies and verifies, it never deletes; remove the source or stale "
+                 "objects yourself once report.json says SUCCEEDED")
+_NO_DRY_RUN = ("a dry run copies nothing, so verification would fail every object; to see "
+               "what would move, run the partition module (the plan) or preflight alone")
+_COMPARE = ("it changes which files rclone copies, and verification would report what it "
+            "skipped as missing; to move only what changed, resume with the same "
+            "datamover_run_id")
+_FILTER = "use datamover_excludes: excluded files are left out of the plan, not reported missing"
+_LINKS = "use datamover_symlinks (links keeps them as .rclonelink objects, skip reports them)"
+
+
 class RcloneTool(TransferTool):
     name = "rclone"
     min_version = MIN_VERSION
+    refused_options = {
+        **dict.fromkeys(("--delete-before", "--delete-during", "--delete-after",
+                         "--delete-excluded", "--max-delete", "--max-delete-size",
+                         "--delete-empty-src-dirs", "--track-renames"), _NEVER_DELETE),
+        "--dry-run": _NO_DRY_RUN,
+        "--interactive": "it waits for answers on a terminal that a worker does not have",
+        "--config": "use datamover_rclone_config (the file on the workers)",
+        **dict.fromkeys(("--backup-dir", "--suffix", "--suffix-keep-extension"),
+                        "it moves existing objects aside instead of copying; back up the "
+                        "destination before the run if needed"),
+        **dict.fromkeys(("--compare-dest", "--copy-dest"),
+                        "it makes rclone skip files found in another place; to move only what "
+                        "changed, resume with the same datamover_run_id"),
+        **dict.fromkeys(("--ignore-existing", "--update", "--ignore-size", "--size-only",
+                         "--max-size", "--min-size", "--max-age", "--min-age",
+                         "--max-transfer", "--max-duration", "--ignore-checksum",
+                         "--no-check-dest"), _COMPARE),
+        **dict.fromkeys(("--exclude", "--include", "--filter", "--exclude-from",
+                         "--include-from", "--filter-from", "--exclude-if-present",
+                         "--files-from", "--files-from-raw", "--max-depth"), _FILTER),
+        **dict.fromkeys(("--copy-links", "--skip-links", "--links"), _LINKS),
+        "--log-file": "each attempt's output is kept in <run dir>/logs",
+    }
+    refused_short = {"n": "--dry-run", "i": "--interactive", "u": "--update",
+                     "L": "--copy-links", "l": "--links"}
 
     def __init__(self, source, destination, options=(), binary="rclone", verify="size",
                  config=None, symlinks="links", transfers=8, checkers=8, max_name_bytes=1024):

@@ -29,10 +29,80 @@ _PATH_MAX = 4096  # Linux: a longer destination path cannot be created, whatever
 MISSING = "missing at destination"
 
 
+_NEVER_DELETE = ("datamover copies and verifies, it never deletes; remove the source or stale "
+                 "destination files yourself once report.json says SUCCEEDED")
+_NO_DRY_RUN = ("a dry run copies nothing, so verification would fail every file; to see what "
+               "would move, run the partition module (the plan) or preflight alone")
+_OUTSIDE = "it writes outside the destination"
+_COMPARE = ("it changes which files rsync copies, and verification would report what it "
+            "skipped as missing; to move only what changed, resume with the same "
+            "datamover_run_id")
+_FILTER = "use datamover_excludes: excluded files are left out of the plan, not reported missing"
+_TEMP = ("datamover manages rsync's temp files itself (a killed attempt's leftovers are removed "
+         "before the partition is tried again)")
+_LINKS = "it changes what a symlink becomes, and verification expects symlinks kept as symlinks"
+_STRUCTURE = "it changes where files land, and verification would report every file missing"
+
+
 class RsyncTool(TransferTool):
     name = "rsync"
     min_version = MIN_VERSION
     soft_exit_codes = (24,)  # "some files vanished before they could be transferred"
+    refused_options = {
+        **dict.fromkeys(("--remove-source-files", "--remove-sent-files", "--delete", "--del",
+                         "--delete-before", "--delete-during", "--delete-delay",
+                         "--delete-after", "--delete-excluded", "--delete-missing-args",
+                         "--max-delete", "--force"), _NEVER_DELETE),
+        "--dry-run": _NO_DRY_RUN,
+        "--list-only": _NO_DRY_RUN,
+        "--only-write-batch": _NO_DRY_RUN + "; and " + _OUTSIDE,
+        "--write-batch": _OUTSIDE + " (a batch file)",
+        "--read-batch": "it copies a recorded batch instead of the plan's partition",
+        "--log-file": _OUTSIDE + "; each attempt's output is kept in <run dir>/logs",
+        **dict.fromkeys(("--backup", "--backup-dir", "--suffix"),
+                        "backup copies would land beside (or outside) the destination and are "
+                        "not in the plan; back up the destination before the run if needed"),
+        **dict.fromkeys(("--temp-dir", "--partial-dir"), _TEMP),
+        **dict.fromkeys(("--compare-dest", "--copy-dest", "--link-dest"),
+                        "it makes rsync skip files found in another directory (" + _OUTSIDE
+                        + " for --link-dest/--copy-dest); to move only what changed, resume "
+                        "with the same datamover_run_id"),
+        **dict.fromkeys(("--existing", "--ignore-non-existing", "--ignore-existing",
+                         "--update", "--size-only", "--append", "--append-verify",
+                         "--max-size", "--min-size"), _COMPARE),
+        "--checksum": ("it changes how rsync compares files; for a content check of every "
+                       "file use datamover_verify=checksum"),
+        **dict.fromkeys(("--exclude", "--include", "--filter", "--exclude-from",
+                         "--include-from", "--cvs-exclude"), _FILTER),
+        "--files-from": "datamover gives rsync each partition's file list; " + _FILTER,
+        **dict.fromkeys(("--copy-links", "--copy-unsafe-links", "--safe-links",
+                         "--copy-dirlinks", "--keep-dirlinks", "--munge-links"), _LINKS),
+        **dict.fromkeys(("--no-relative", "--no-R", "--no-recursive", "--no-r",
+                         "--one-file-system"), _STRUCTURE),
+        **dict.fromkeys(("--server", "--sender", "--daemon", "--config"),
+                        "it is rsync's internal or daemon mode, not a transfer option"),
+    }
+    refused_short = {"n": "--dry-run", "b": "--backup", "u": "--update", "c": "--checksum",
+                     "T": "--temp-dir", "f": "--filter", "F": "--filter", "C": "--cvs-exclude",
+                     "L": "--copy-links", "k": "--copy-dirlinks", "K": "--keep-dirlinks",
+                     "x": "--one-file-system"}
+    short_with_value = frozenset("eBfTM@")
+    long_with_value = frozenset((
+        "--rsh", "--rsync-path", "--bwlimit", "--timeout", "--contimeout", "--chmod", "--chown",
+        "--usermap", "--groupmap", "--block-size", "--compress-level", "--compress-choice",
+        "--checksum-choice", "--checksum-seed", "--modify-window", "--out-format",
+        "--log-file-format", "--info", "--debug", "--stderr", "--iconv", "--max-alloc",
+        "--skip-compress", "--remote-option", "--port", "--sockopts", "--outbuf", "--address",
+        "--stop-after", "--stop-at", "--time-limit", "--protocol", "--early-input",
+        "--password-file", "--copy-as", "--zc", "--cc",
+        # refused, but their value must not be read as one more path as well
+        "--exclude", "--include", "--filter", "--exclude-from", "--include-from",
+        "--files-from", "--temp-dir", "--partial-dir", "--backup-dir", "--suffix",
+        "--compare-dest", "--copy-dest", "--link-dest", "--max-size", "--min-size",
+        "--log-file", "--write-batch", "--only-write-batch", "--read-batch", "--max-delete",
+        "--config",
+    ))
+    refuse_positional = True
 
     def __init__(self, source, destination, options=(), binary="rsync", verify="size"):
         self.source = source.rstrip("/") + "/"

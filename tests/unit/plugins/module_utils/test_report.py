@@ -35,7 +35,9 @@ SIZES = [100, 200, 300, 400, 500, 600]
 @pytest.fixture
 def rundir(tmp_path):
     rd = RunDir(str(tmp_path / "shared"), "rep-1")
-    rd.create_or_check({"source": "/data/src", "destination": "oci:bucket/x", "tool": "rclone"})
+    # the plan below has one unreadable directory: tolerated here, see test_unreadable_fails
+    rd.create_or_check({"source": "/data/src", "destination": "oci:bucket/x", "tool": "rclone",
+                        "tolerate": ["unreadable"]})
     writer = PartWriter(rd, 2, 10 ** 9)
     for i, size in enumerate(SIZES):
         writer.add(Entry(b"f%d" % i, "f", size, 1))
@@ -99,6 +101,17 @@ def test_all_done_succeeds_with_per_worker_totals(rundir):
     assert rep["planned"]["files"] == 6 and rep["planned"]["engine"] == "native"
     assert rep["seconds"] > 0 and rep["bytes_per_second"] > 0
     assert "## Failed partitions" not in render_markdown(rep)
+
+
+def test_unreadable_fails_the_run_unless_tolerated(rundir):
+    for part in (1, 2, 3, 4):
+        _settle(rundir, part, "w1")
+    assert build_report(rundir)["status"] == "succeeded"  # tolerated by the fixture's run
+    rundir.create_or_check(dict(rundir.load(), tolerate=[]))
+    rep = build_report(rundir)
+    assert rep["status"] == "failed" and rep["untolerated"] == {"unreadable": 1}
+    assert rep["partitions"]["failed"] == 0
+    assert "1 unreadable during the crawl" in "\n".join(summary_lines(rep))
 
 
 def test_failed_partition_fails_the_run_and_lists_its_logs(rundir):

@@ -159,3 +159,25 @@ def test_unreadable_run_is_a_failure_not_a_traceback(tmp_path, shared, src):
     assert rundir.exists()
     result = module_fails(preflight, _args(shared, src, str(tmp_path / "dst"), stage="prepare"))
     assert rundir.path in result["msg"]
+
+
+# --- refusals: hostile options, overlapping paths, tunables; nothing written ----------------
+@pytest.mark.parametrize("extra, says", [
+    (dict(tool_options=["-avn"]), "rsync -n (--dry-run) in '-avn' is refused"),
+    (dict(tool_options=["--remove-source-files"]), "--remove-source-files is refused"),
+    (dict(tunables={"timeout": 0}), "datamover_timeout must be at least 1"),
+    (dict(tunables={"lease_seconds": 0}), "datamover_lease_seconds must be at least 2"),
+])
+def test_check_refuses_and_writes_nothing(tmp_path, shared, src, extra, says):
+    dst = str(tmp_path / "dst")
+    for stage in ("check", "prepare"):
+        result = module_fails(preflight, _args(shared, src, dst, stage=stage, **extra))
+        assert says in result["msg"]
+    assert not os.path.exists(shared) and not os.path.exists(dst)
+
+
+def test_check_refuses_a_destination_inside_the_source(tmp_path, shared, src):
+    dst = os.path.join(src, "backup")
+    result = module_fails(preflight, _args(shared, src, dst))
+    assert "is inside the source" in result["msg"]
+    assert not os.path.exists(shared) and not os.path.exists(dst)
