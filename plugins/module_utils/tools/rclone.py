@@ -51,6 +51,31 @@ def rclone_name(relpath):
     return "".join(out).encode("utf-8", "surrogateescape")
 
 
+def split_remote(destination):
+    """'oci:bucket/prefix' -> ('oci:', 'bucket/prefix'); a connection string
+    ":s3,endpoint='http://h:1':bucket/p" -> (":s3,endpoint='http://h:1':", 'bucket/p'): the
+    path starts after the first ':' outside quotes that ends the remote."""
+    start = 1 if destination.startswith(":") else 0
+    quote = None
+    for i in range(start, len(destination)):
+        ch = destination[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ":":
+            return destination[:i + 1], destination[i + 1:]
+    return "", destination
+
+
+def redact(text):
+    """A destination or argument as we may write it: values of a connection string's
+    parameters that hold credentials are replaced (see secrets.py)."""
+    from ansible_collections.datamover.fleet.plugins.module_utils.secrets import redact as _redact
+    return _redact(text)
+
+
 def remote_name(destination):
     """'oci:bucket/prefix' -> 'oci'; ':s3,provider=x:bucket' (connection string) -> None."""
     if destination.startswith(":") or ":" not in destination:
@@ -146,10 +171,25 @@ class RcloneTool(TransferTool):
                 return ["rclone remote %r is not configured on this host (known: %s). Add it to "
                         "the rclone config (roles/rclone) or point datamover_rclone_config at "
                         "the right file" % (remote, ", ".join(remotes) or "none")]
+        spec, path = split_remote(destination)
+        bucket = path.strip("/").split("/", 1)[0]
+        if bucket:
+            # Read-only, and before the probe: rclone's upload would create a missing bucket,
+            # and creating one (where, with which policies) is the user's decision.
+            rc, _out, err = run_quiet(base + ["lsjson", "--stat", spec + bucket])
+            if rc == 3:  # rclone's "directory not found"
+                return ["destination %s: the bucket %r does not exist (datamover does not create "
+                        "buckets). Create it first, e.g. rclone mkdir %s (or oci os bucket create "
+                        "--name %s for OCI Object Storage), then run again"
+                        % (redact(destination), bucket, redact(spec + bucket), bucket)]
+            if rc != 0:
+                return ["destination %s is not reachable: rclone lsjson --stat of its bucket "
+                        "failed (%s)" % (redact(destination), last_line(err))]
         if not probe:
             return []
         name = "%s/.datamover-probe-%s" % (destination.rstrip("/"), uuid.uuid4().hex)
-        rc, _out, err = run_quiet(base + ["rcat", name], stdin=b"probe")
+        rc, _out, err = run_quiet(base + ["rcat"] + list(LEAN_UPLOAD_FLAGS) + [name],
+                                  stdin=b"probe")
         if rc != 0:
             return ["destination %s is not writable: rclone rcat failed (%s)"
                     % (destination, last_line(err))]
