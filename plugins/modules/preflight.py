@@ -169,9 +169,11 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
 def _refusals(p):
     """What is refused whatever the host: limits, tunables, tool options, overlapping paths."""
-    # slots and partition sizes given as options of their own are checked by check_limits
-    tunables = {k: v for k, v in p["tunables"].items() if p.get(k) is None}
-    return (pf.check_limits(p) + pf.check_tunables(tunables)
+    # slots and partition sizes are options of their own too: checked once, by their range
+    # when the play gives every tunable
+    limits = {k: p[k] for k in ("slots", "partition_files", "partition_bytes")
+              if k not in p["tunables"]}
+    return (pf.check_limits(limits) + pf.check_tunables(p["tunables"])
             + pf.check_tool_options(p["tool"], p["tool_options"])
             + pf.check_overlaps(p["source"], p["destination"], p["tool"], p["shared_dir"]))
 
@@ -198,20 +200,10 @@ def _prepare(p):
 
 
 def _check(p):
-    """Returns (problems, result)."""
+    """Returns (problems, result). Everything that only reads comes first: a host with any
+    problem writes nothing (no shared dir, canary or probe), and every problem of the host is
+    reported together."""
     problems = _refusals(p)
-    if problems:
-        pass  # refused whatever the host: no canary, no probe, nothing written
-    elif p["hosts"] and p["host"]:
-        if not p["nonce"]:
-            return ["preflight: hosts needs a nonce (the same on every worker)"], None
-        problems += pf.make_shared(p["shared_dir"])
-        problems += pf.check_shared(p["shared_dir"])
-        if not problems:
-            problems += pf.rendezvous(p["shared_dir"], p["nonce"], p["host"], p["hosts"],
-                                      timeout=p["rendezvous_timeout"])
-    else:
-        problems += pf.check_shared(p["shared_dir"], p["nonce"])
     try:
         problems += RunDir(p["shared_dir"], p["run_id"]).identity_problems(run_meta(p))
     except RunDirError as exc:
@@ -224,9 +216,24 @@ def _check(p):
             pf.find_binary("fpart")
         except pf.ToolError as exc:
             problems.append("datamover_partition_engine=fpart: %s" % exc)
-    if binary and not problems:  # a refused run writes nothing, not even a probe
+    if p["hosts"] and p["host"] and not p["nonce"]:
+        problems.append("preflight: hosts needs a nonce (the same on every worker)")
+    if binary and not problems:
         problems += pf.check_destination(p["tool"], p["destination"], binary,
-                                         p["rclone_config"], probe=p["probe"])
+                                         p["rclone_config"], probe=False)
+    if problems:  # a refused host writes nothing; the others see no canary and stop too
+        return problems, None
+    if p["hosts"] and p["host"]:
+        problems += pf.make_shared(p["shared_dir"])
+        problems += pf.check_shared(p["shared_dir"])
+        if not problems:
+            problems += pf.rendezvous(p["shared_dir"], p["nonce"], p["host"], p["hosts"],
+                                      timeout=p["rendezvous_timeout"])
+    else:
+        problems += pf.check_shared(p["shared_dir"], p["nonce"])
+    if not problems and p["probe"]:
+        problems += pf.check_destination(p["tool"], p["destination"], binary,
+                                         p["rclone_config"], probe=True)
     return problems, dict(changed=False, tool_binary=binary, run_id=p["run_id"],
                           nonce=p["nonce"])
 

@@ -158,7 +158,7 @@ def test_preflight_reports_what_to_fix(tmp_path, playbook):
     assert run.rc != 0 and "belongs to a run with destination=" in run.stdout
     run = playbook(_vars(src, tmp_path / "dst2", shared, datamover_partition_files=0),
                    name="r-limits")
-    assert run.rc != 0 and "datamover_partition_files must be a positive integer" in run.stdout
+    assert run.rc != 0 and "datamover_partition_files must be at least 1" in run.stdout
     # nothing was written at the destinations of the refused runs
     assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "dst2").exists()
 
