@@ -15,6 +15,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.preflight import (
     shared_dir_exclude,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import tool_class
 
 __all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
 
@@ -25,7 +26,10 @@ META_KEYS = tuple(k for k in PLAN_OPTIONS if k not in PLANNING_KEYS)
 
 
 def run_meta(params):
+    """What run.json records of the plan's options. Credentials in the destination or the
+    tool options are not recorded (run_secrets)."""
     meta = {k: params.get(k) for k in META_KEYS}
+    meta["destination"], meta["tool_options"], _env = run_secrets(params)
     meta["source"] = os.path.normpath(meta["source"])
     if meta["tool"] == "rsync":
         meta["destination"] = os.path.normpath(meta["destination"])
@@ -33,6 +37,12 @@ def run_meta(params):
                             "files": params.get("partition_files"),
                             "bytes": params.get("partition_bytes")}
     return meta
+
+
+def run_secrets(params):
+    """(destination, tool_options, env) of the plan, credentials taken out into env."""
+    tool = tool_class(params["tool"])
+    return tool.split_secrets(params.get("destination"), params.get("tool_options"))
 
 
 def open_run(rundir, params):
@@ -56,6 +66,9 @@ def open_run(rundir, params):
                         "%r): use a new datamover_run_id, or repeat datamover_since=%s to resume "
                         "it" % (rundir.run_id, meta.get("since"), params.get("since"),
                                 meta.get("since") or "''"))
+    env = run_secrets(params)[2]
+    if env:
+        rundir.write_secrets(env)
     requeued = [] if created else RunState(rundir).requeue_failed()
     rundir.clear_leftovers()
     return meta, created, requeued

@@ -25,6 +25,8 @@ This module owns the layout: no other file names a file of it. Layout (all under
     logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log
     tmp/                     per-claim work directories; clock-<host>, one per host
     kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release
+    private/secrets.json     credentials taken out of the destination and tool options (0600):
+                             the workers give them to the tool as environment variables
     report.json, report.md, report.html
     not-copied.jsonl         every source file not at the destination, one JSON record a line
 
@@ -368,6 +370,17 @@ class RunDir:
         """(heartbeat, done): the watch touches the first; the play's cleanup writes the
         second; the guard deletes the Job when the first goes stale without the second."""
         return self.p("kubernetes", "alive"), self.p("kubernetes", "done")
+
+    # credentials -------------------------------------------------------------------------
+    def write_secrets(self, env):
+        """Environment variables with credentials, readable by the run's user only."""
+        private = self.p("private")
+        os.makedirs(private, mode=0o700, exist_ok=True)
+        os.chmod(private, 0o700)
+        atomic_write_json(os.path.join(private, "secrets.json"), env, mode=0o600)
+
+    def read_secrets(self):
+        return read_json(self.p("private", "secrets.json")) or {}
 
     # report ------------------------------------------------------------------------------
     def report_paths(self):

@@ -82,6 +82,8 @@ class Worker:
         while not rundir.exists() and time.time() < deadline:
             time.sleep(0.1)
         self.meta = rundir.load()
+        # credentials reach the tool through its environment, never its arguments
+        os.environ.update(rundir.read_secrets())
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
         self._lock = threading.Lock()
         self._active = {}

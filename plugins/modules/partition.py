@@ -72,6 +72,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.args_common import
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.secrets import hide_in_module
 
 
 def main():
@@ -80,6 +81,8 @@ def main():
         supports_check_mode=False,
     )
     p = module.params
+    plan = p["plan"]
+    hide_in_module(module, plan["tool"], plan["destination"], plan["tool_options"])
     result = guarded(module, lambda: make_plan(RunDir(p["shared_dir"], p["run_id"]), p["plan"]))
     module.exit_json(changed=result["created"] or bool(result["published"]), **result)
 

@@ -164,6 +164,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
     remove_canary,
     write_canary,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.secrets import hide_in_module
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
 
@@ -264,6 +265,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if p["stage"] != "cleanup":
+        p["destination"], p["tool_options"] = hide_in_module(
+            module, p["tool"], p["destination"], p["tool_options"])
     if p["stage"] == "cleanup":
         removed = bool(p["nonce"]) and not module.check_mode and guarded(
             module, remove_canary, p["shared_dir"], p["nonce"])

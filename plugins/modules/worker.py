@@ -166,6 +166,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.detach import run_
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, remove_canary
 from ansible_collections.datamover.fleet.plugins.module_utils.planning import open_run
+from ansible_collections.datamover.fleet.plugins.module_utils.secrets import hide_in_module
 from ansible_collections.datamover.fleet.plugins.module_utils.worker import DEFAULTS
 
 
@@ -206,6 +207,9 @@ def main():
         ),
         supports_check_mode=False,
     )
+    plan = module.params["plan"]
+    if plan:  # credentials in the plan never reach the result (nor Ansible's async files)
+        hide_in_module(module, plan["tool"], plan["destination"], plan["tool_options"])
     result = guarded(module, _work, module.params)
     module.exit_json(changed=bool(module.params["detach"] or result["parts_done"] > 0), **result)
 

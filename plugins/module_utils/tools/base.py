@@ -99,6 +99,13 @@ class TransferTool(abc.ABC):
     refuse_positional = False
 
     @classmethod
+    def split_secrets(cls, destination, options):
+        """(destination, options, env): credentials taken out of the destination and the
+        options into environment variables the tool reads, so that they never reach run.json,
+        a log, a report or a process's arguments. Tools without such syntax keep everything."""
+        return destination, list(options or []), {}
+
+    @classmethod
     def option_problems(cls, options):
         """Sentences, one per refused entry of ``options`` (datamover_tool_options)."""
         return option_problems(cls, options)

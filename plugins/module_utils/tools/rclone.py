@@ -10,6 +10,7 @@ import subprocess
 import unicodedata
 import uuid
 
+from ansible_collections.datamover.fleet.plugins.module_utils.secrets import is_secret_name
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
     ToolError,
@@ -67,6 +68,33 @@ def split_remote(destination):
         elif ch == ":":
             return destination[:i + 1], destination[i + 1:]
     return "", destination
+
+
+def _split_params(spec):
+    """'remote,a=1,b='x,y'' -> ('remote', ['a=1', "b='x,y'"]): commas inside quotes stay."""
+    parts, current, quote = [], [], None
+    for ch in spec:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ",":
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts[0], [p for p in parts[1:] if p]
+
+
+def _unquote(value):
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace(value[0] * 2, value[0])
+    return value
+
+
+def _env_name(text):
+    return "".join(c if c.isalnum() else "_" for c in text).upper()
 
 
 def redact(text):
@@ -142,9 +170,47 @@ class RcloneTool(TransferTool):
         self.transfers, self.checkers = int(transfers), int(checkers)
         # S3 and OCI Object Storage cap object names at 1024 bytes, prefix included.
         self.max_name_bytes = int(max_name_bytes or 0)
-        path = self.destination.split(":", 1)[1] if ":" in self.destination else ""
+        spec, path = split_remote(self.destination)
+        path = path if spec else ""
         bucket_prefix = path.strip("/").split("/", 1)
         self._prefix_len = len(bucket_prefix[1].encode("utf-8")) + 1 if len(bucket_prefix) > 1 else 0
+
+    @classmethod
+    def split_secrets(cls, destination, options):
+        """Credentials of a connection string (':s3,secret_access_key=...:bucket', or
+        'remote,password=...:path') and of --<backend>-<secret> options become the RCLONE_*
+        variables rclone reads for the same settings (a parameter of an on-the-fly backend:
+        RCLONE_<BACKEND>_<NAME>; of a named remote: RCLONE_CONFIG_<REMOTE>_<NAME>; an option:
+        RCLONE_<OPTION>)."""
+        env = {}
+        spec, path = split_remote(destination or "")
+        if spec and "," in spec:
+            head, params = _split_params(spec[:-1])
+            prefix = ("RCLONE_%s_" % head[1:] if head.startswith(":")
+                      else "RCLONE_CONFIG_%s_" % head)
+            kept = []
+            for param in params:
+                name, sep, value = param.partition("=")
+                if sep and is_secret_name(name):
+                    env[_env_name(prefix + name)] = _unquote(value)
+                else:
+                    kept.append(param)
+            destination = ",".join([head] + kept) + ":" + path
+        out, options = [], list(options or [])
+        i = 0
+        while i < len(options):
+            arg = str(options[i])
+            name, sep, value = arg.partition("=")
+            if arg.startswith("--") and is_secret_name(name[2:]):
+                if not sep:  # --flag value, or a switch (--ask-password) on its own
+                    nxt = str(options[i + 1]) if i + 1 < len(options) else "-"
+                    value = "true" if nxt.startswith("-") else nxt
+                    i += 0 if nxt.startswith("-") else 1
+                env[_env_name("RCLONE_" + name[2:])] = value
+            else:
+                out.append(arg)
+            i += 1
+        return destination, out, env
 
     @classmethod
     def from_meta(cls, meta, binary, config=None):
