@@ -109,6 +109,14 @@ options:
         description: Largest share of the previous run's entries a mirror deletes.
         type: float
         default: 0.05
+      run_dir_access:
+        description:
+          - Who may read the run directory (file names, logs, reports). C(private) gives its
+            directories 0700 and files 0600; C(group) gives 2750 and 0640, for an operator team
+            sharing the shared dir's group.
+        type: str
+        choices: [private, group]
+        default: private
       tolerate:
         description:
           - Problems that do not fail the run. By default anything not copied fails it.

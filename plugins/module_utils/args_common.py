@@ -32,6 +32,7 @@ PLAN_OPTIONS = dict(
     max_delete=dict(type="int", default=100),
     max_delete_share=dict(type="float", default=0.05),
     tolerate=dict(type="list", elements="str", default=[], choices=["unreadable"]),
+    run_dir_access=dict(type="str", default="private", choices=["private", "group"]),
 )
 
 # Ranges of the job's numeric tunables (min, max; None = unbounded), checked by preflight

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import uuid
 
 
-def atomic_write_bytes(path, data, mode=0o644):
-    """Write ``data`` to ``path`` so that readers see either the old or the new content."""
+def atomic_write_bytes(path, data, mode=None):
+    """Write ``data`` to ``path`` so that readers see either the old or the new content.
+
+    Without ``mode``, the file is as private as its directory: readable by those who may
+    list it (a 0700 run directory gives 0600 files, a group one 0640), whatever the umask of
+    the process writing it (the controller's, a worker's)."""
     directory = os.path.dirname(path) or "."
+    if mode is None:
+        mode = stat.S_IMODE(os.stat(directory).st_mode) & 0o666
     tmp = os.path.join(directory, ".tmp-%s-%s" % (os.path.basename(path), uuid.uuid4().hex[:12]))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -34,7 +41,7 @@ def atomic_write_bytes(path, data, mode=0o644):
         raise
 
 
-def atomic_write_json(path, obj, mode=0o644):
+def atomic_write_json(path, obj, mode=None):
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"), mode)
 
 

@@ -70,6 +70,9 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
                 "max_delete_share", "tolerate")
 CANARY_PREFIX = ".datamover-canary-"
+# run_dir_access -> (mode of the run's directories, umask of its writers). File names are often
+# sensitive: private by default; "group" lets an operator team (the directory's group) read.
+ACCESS_MODES = {"private": (0o700, 0o077), "group": (0o2750, 0o027)}
 
 
 def part_name(part_id):
@@ -226,9 +229,11 @@ class RunDir:
                 atomic_write_json(self.p("run.json"), old)
             return old, False
         os.makedirs(self.shared_dir, exist_ok=True)
-        os.makedirs(self.path, exist_ok=True)
-        for sub in self.SUBDIRS:
-            os.makedirs(self.p(sub), exist_ok=True)
+        dir_mode = ACCESS_MODES[meta.get("run_dir_access") or "private"][0]
+        for sub in ("",) + self.SUBDIRS:
+            os.makedirs(self.p(sub), mode=dir_mode & 0o777, exist_ok=True)
+        for sub in ("", "state") + self.SUBDIRS:  # whatever the umask of this process
+            os.chmod(self.p(sub), dir_mode)
         meta = dict(meta, run_id=self.run_id, format=FORMAT_VERSION,
                     created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         # run.json last: its presence means the skeleton is complete.
@@ -370,6 +375,11 @@ class RunDir:
         """(heartbeat, done): the watch touches the first; the play's cleanup writes the
         second; the guard deletes the Job when the first goes stale without the second."""
         return self.p("kubernetes", "alive"), self.p("kubernetes", "done")
+
+    def restrict_writes(self):
+        """Files this process creates in the run (logs, lists, scratch) are as private as the
+        run: the process's umask follows run.json's run_dir_access."""
+        os.umask(ACCESS_MODES[self.load().get("run_dir_access") or "private"][1])
 
     # credentials -------------------------------------------------------------------------
     def write_secrets(self, env):

@@ -56,3 +56,26 @@ def test_redact():
     assert redact("oci:bucket") == "oci:bucket"
     assert redact_argv(["--s3-secret-access-key", "SK", "--x=1", "--s3-session-token=T"]) == [
         "--s3-secret-access-key", "REDACTED", "--x=1", "--s3-session-token=REDACTED"]
+
+
+@pytest.mark.parametrize("access, dir_mode, file_mode", [("private", 0o700, 0o600),
+                                                         ("group", 0o2750, 0o640)])
+def test_the_run_directory_is_private_by_default(tmp_path, access, dir_mode, file_mode):
+    import os
+    import stat
+
+    from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
+    write(str(tmp_path / "src" / "f"), b"x")
+    old = os.umask(0o022)  # a lax umask: the modes must not depend on it
+    try:
+        rundir, _ = new_run(str(tmp_path / "shared"), "r1", str(tmp_path / "src"),
+                            str(tmp_path / "dst"), run_dir_access=access)
+        os.umask(0o022)  # the controller's, writing the report
+        make_report(rundir)
+    finally:
+        os.umask(old)
+    for directory, dirs, files in os.walk(rundir.path):
+        assert stat.S_IMODE(os.stat(directory).st_mode) == dir_mode, directory
+        for name in files:
+            mode = stat.S_IMODE(os.stat(os.path.join(directory, name)).st_mode)
+            assert mode == file_mode, (directory, name, oct(mode))
