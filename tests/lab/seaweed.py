@@ -60,8 +60,11 @@ class SeaweedS3:
     def endpoint(self):
         return "http://%s:%d" % (self.host, self.base + 3)
 
-    def start(self, timeout=60):
-        self.base = _free_port_block(self.host, 8)
+    def start(self, timeout=60, same_ports=False):
+        """Start the server; ``same_ports`` restarts it where it was (same data, same
+        endpoint), as an outage test needs."""
+        if not (same_ports and self.base):
+            self.base = _free_port_block(self.host, 8)
         b = self.base
         data = os.path.join(self.workdir, "data")
         os.makedirs(data, exist_ok=True)
@@ -122,6 +125,16 @@ class SeaweedS3:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+        self.proc = None
+
+    def kill(self):
+        """The store dies at once (SIGKILL), as in a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
         self.proc = None
 
     def __enter__(self):

@@ -1,0 +1,96 @@
+"""Faults a run must survive, against real SeaweedFS and rclone through migrate.yml."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+
+from tests.integration.test_migrate_local import _vars
+from tests.lab.seaweed import SeaweedS3
+from tests.lab.trees import sample_tree
+
+
+def test_store_killed_mid_run_and_back_20s_later_loses_nothing(tmp_path, playbook):
+    """The object store is SIGKILLed once partitions are moving and restarted 20 s later on the
+    same data: the failed attempts are retried (with backoff) and the run succeeds, every file
+    verified by an independent listing."""
+    store = SeaweedS3(bucket="dmtest", workdir=str(tmp_path / "weed"))
+    store.start()
+    try:
+        src, shared = tmp_path / "src", tmp_path / "shared"
+        files, nbytes = sample_tree(str(src), files=300, big_files=0)
+        conf = store.write_rclone_config(str(tmp_path / "rclone.conf"))
+        out = {}
+        args = _vars(src, "dmtest:dmtest/outage", shared, tool="rclone",
+                     datamover_rclone_config=conf, datamover_run_id="outage",
+                     datamover_partition_files=20, datamover_slots=1, datamover_backoff=6,
+                     datamover_retries=4, datamover_tool_options=["--bwlimit=200k"])
+        thread = threading.Thread(target=lambda: out.update(run=playbook(args)))
+        thread.start()
+        done = shared / "outage" / "state" / "done"
+        deadline = time.time() + 180
+        while time.time() < deadline and not (done.is_dir() and len(os.listdir(done)) >= 2):
+            time.sleep(0.2)
+        assert done.is_dir() and len(os.listdir(done)) >= 2, "no partition finished"
+        store.kill()
+        time.sleep(20)
+        store.start(same_ports=True)
+        thread.join(600)
+        run = out["run"]
+        assert run.rc == 0, run.stdout[-4000:]
+        rep = run.report
+        assert rep["status"] == "succeeded"
+        assert rep["files"] == files and rep["bytes"] == nbytes
+        assert rep["verified"] == {"files": files, "bytes": nbytes, "mismatches": 0}
+        # the outage hit the run: an attempt waited it out (rclone's low-level retries) or a
+        # partition was sent again (the worker's retries)
+        import json
+        results = []
+        for name in os.listdir(shared / "outage" / "results"):
+            with open(shared / "outage" / "results" / name) as handle:
+                results.append(json.load(handle))
+        assert any(len(r["attempts"]) > 1 or r["attempts"][0]["seconds"] >= 15 for r in results)
+    finally:
+        store.stop()
+        shutil.rmtree(str(tmp_path / "weed"), ignore_errors=True)
+
+
+def test_destination_full_fails_clearly_and_reports_only_what_is_there(tmp_path, playbook):
+    """rsync into a 2 MiB tmpfs with 6 MiB to move: the run fails listing the partitions that
+    did not fit, and every partition reported done is on disk, file by file."""
+    import json
+    import subprocess
+
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    dst = tmp_path / "full"
+    dst.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(dst)], check=True)
+    try:
+        src, shared = tmp_path / "src", tmp_path / "shared"
+        sample_tree(str(src), files=60, big_files=3, big_mib=2)
+        run = playbook(_vars(src, dst, shared, datamover_run_id="full",
+                             datamover_partition_files=10, datamover_retries=0))
+        assert run.rc != 0
+        rep = run.report
+        assert rep["status"] == "failed" and rep["partitions"]["failed"] >= 1
+        assert "No space left on device" in run.stdout or any(
+            "No space left" in open(log, errors="replace").read()
+            for p in rep["failed_partitions"] for log in p["logs"])
+        assert "Partition " in run.stdout and "logs:" in run.stdout  # listed, with their logs
+        run_dir = shared / "full"
+        for part in os.listdir(run_dir / "state" / "done"):
+            with open(run_dir / "results" / (part + ".json")) as handle:
+                assert json.load(handle)["verified"]["mismatches"] == 0
+        with open(run_dir / "run.json") as handle:
+            assert json.load(handle)["destination"] == str(dst)
+        from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+        rundir = RunDir(str(shared), "full")
+        for part in os.listdir(run_dir / "state" / "done"):
+            for kind, size, _mtime, rel in rundir.read_manifest(int(part.split(".")[0])):
+                st = os.lstat(os.path.join(os.fsencode(str(dst)), rel))
+                assert kind != "f" or st.st_size == size, rel
+    finally:
+        subprocess.run(["umount", "-l", str(dst)], check=False)
