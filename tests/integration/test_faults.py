@@ -94,3 +94,61 @@ def test_destination_full_fails_clearly_and_reports_only_what_is_there(tmp_path,
                 assert kind != "f" or st.st_size == size, rel
     finally:
         subprocess.run(["umount", "-l", str(dst)], check=False)
+
+
+def test_store_killed_for_good_fails_listing_partitions_and_a_rerun_moves_only_those(
+        tmp_path, playbook):
+    """The store dies and stays dead: the partitions still to move fail after their retries
+    and the play fails, listing them. With the store back, the same run id moves only those."""
+    import json
+    store = SeaweedS3(bucket="dmtest", workdir=str(tmp_path / "weed"))
+    store.start()
+    try:
+        src, shared = tmp_path / "src", tmp_path / "shared"
+        # small partitions: with the store gone, rclone's pacer spends ~2 s on every file
+        files, nbytes = sample_tree(str(src), files=30, big_files=0)
+        conf = store.write_rclone_config(str(tmp_path / "rclone.conf"))
+        common = dict(tool="rclone", datamover_rclone_config=conf, datamover_run_id="dead",
+                      datamover_partition_files=3, datamover_slots=1, datamover_backoff=0.2,
+                      datamover_retries=0)
+        fast_fail = ["--low-level-retries=1", "--contimeout=1s", "--timeout=2s"]
+        out = {}
+        thread = threading.Thread(target=lambda: out.update(run=playbook(
+            _vars(src, "dmtest:dmtest/dead", shared, datamover_tool_options=fast_fail
+                  + ["--bwlimit=30k"], **common), name="first",
+            # the verification listing gets no tool options: its retries too (local workers)
+            envvars={"RCLONE_LOW_LEVEL_RETRIES": "1", "RCLONE_CONTIMEOUT": "1s"})))
+        thread.start()
+        run_dir = shared / "dead"
+        done = run_dir / "state" / "done"
+        deadline = time.time() + 180
+        while time.time() < deadline and not (done.is_dir() and len(os.listdir(done)) >= 2):
+            time.sleep(0.2)
+        assert done.is_dir() and len(os.listdir(done)) >= 2, "no partition finished"
+        store.kill()
+        thread.join(600)
+        first = out["run"]
+        assert first.rc != 0
+        rep = first.report
+        assert rep["status"] == "failed" and rep["partitions"]["failed"] >= 1
+        for item in rep["failed_partitions"]:
+            assert "Partition %06d" % item["part"] in first.stdout
+        assert "datamover_run_id=dead" in first.stdout  # how to retry
+        done_first = set(os.listdir(done))
+        stamps = {p: os.stat(run_dir / "results" / (p + ".json")).st_mtime_ns for p in done_first}
+
+        store.start(same_ports=True)
+        second = playbook(_vars(src, "dmtest:dmtest/dead", shared, **common), name="second")
+        assert second.rc == 0, second.stdout[-3000:]
+        rep = second.report
+        assert rep["status"] == "succeeded" and rep["files"] == files and rep["bytes"] == nbytes
+        assert rep["verified"]["mismatches"] == 0
+        for part in done_first:  # not sent again
+            assert os.stat(run_dir / "results" / (part + ".json")).st_mtime_ns == stamps[part]
+        resent = {r["part"] for r in (json.load(open(run_dir / "results" / n))
+                                      for n in os.listdir(run_dir / "results"))
+                  if len(r["attempts"]) > 1}
+        assert resent and not {int(p) for p in done_first} & resent
+    finally:
+        store.stop()
+        shutil.rmtree(str(tmp_path / "weed"), ignore_errors=True)
