@@ -66,7 +66,6 @@ def open_run(rundir, params):
                         "%r): use a new datamover_run_id, or repeat datamover_since=%s to resume "
                         "it" % (rundir.run_id, meta.get("since"), params.get("since"),
                                 meta.get("since") or "''"))
-    rundir.restrict_writes()
     env = run_secrets(params)[2]
     if env:
         rundir.write_secrets(env)

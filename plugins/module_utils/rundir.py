@@ -70,8 +70,10 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
                 "max_delete_share", "tolerate")
 CANARY_PREFIX = ".datamover-canary-"
-# run_dir_access -> (mode of the run's directories, umask of its writers). File names are often
+# run_dir_access -> (mode of the run's directories, umask it implies). File names are often
 # sensitive: private by default; "group" lets an operator team (the directory's group) read.
+# The directories alone keep others out; files written atomically also follow their
+# directory (fsutil), without touching any process's umask.
 ACCESS_MODES = {"private": (0o700, 0o077), "group": (0o2750, 0o027)}
 
 
@@ -375,11 +377,6 @@ class RunDir:
         """(heartbeat, done): the watch touches the first; the play's cleanup writes the
         second; the guard deletes the Job when the first goes stale without the second."""
         return self.p("kubernetes", "alive"), self.p("kubernetes", "done")
-
-    def restrict_writes(self):
-        """Files this process creates in the run (logs, lists, scratch) are as private as the
-        run: the process's umask follows run.json's run_dir_access."""
-        os.umask(ACCESS_MODES[self.load().get("run_dir_access") or "private"][1])
 
     # credentials -------------------------------------------------------------------------
     def write_secrets(self, env):

@@ -84,7 +84,6 @@ class Worker:
         self.meta = rundir.load()
         # credentials reach the tool through its environment, never its arguments
         os.environ.update(rundir.read_secrets())
-        rundir.restrict_writes()
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
         self._lock = threading.Lock()
         self._active = {}
