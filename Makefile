@@ -22,10 +22,10 @@ $(COLL_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../../.. $@
 
-# Debian packages the tests and the demo use (root on a fresh machine; skipped when present).
+# Debian packages the tests and the demo use (chromium: the HTML report test renders in it) (root on a fresh machine; skipped when present).
 system-deps:
 	@missing=""; \
-	for t in rsync:rsync fpart:fpart sshd:openssh-server ip:iproute2 ssh:openssh-client; do \
+	for t in rsync:rsync fpart:fpart sshd:openssh-server ip:iproute2 ssh:openssh-client chromium:chromium; do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${t%%:*} ] || missing="$$missing $${t#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
