@@ -45,9 +45,13 @@ def code_root(module_file=__file__):
     return root
 
 
+_PREFIX = "datamover-worker-"
+
+
 def _private_copy(root):
     """A private directory holding the code (a copy of the payload zip when there is one)."""
-    private = tempfile.mkdtemp(prefix="datamover-worker-")
+    remove_orphans()
+    private = tempfile.mkdtemp(prefix=_PREFIX)
     if os.path.isfile(root) and zipfile.is_zipfile(root):
         target = os.path.join(private, "payload.zip")
         shutil.copyfile(root, target)
@@ -73,6 +77,8 @@ def spawn(params):
         shutil.rmtree(private, ignore_errors=True)
         raise
     log.close()
+    with open(os.path.join(private, "pid"), "w") as handle:
+        handle.write("%d\n" % proc.pid)
     proc.stdin.write(json.dumps(params).encode("utf-8"))
     proc.stdin.close()
     return proc.pid, private
@@ -139,6 +145,26 @@ def _keep_log(rundir, host, private):
             shutil.copyfile(src, target)
     except OSError:
         pass
+
+
+def remove_orphans(tmpdir=None):
+    """Remove the private directories of detached workers that were killed (SIGKILL, a lost
+    host) and could not remove their own. Returns how many were removed."""
+    tmpdir = tmpdir or tempfile.gettempdir()
+    removed = 0
+    for name in os.listdir(tmpdir):
+        if not name.startswith(_PREFIX):
+            continue
+        path = os.path.join(tmpdir, name)
+        try:
+            with open(os.path.join(path, "pid")) as handle:
+                pid = int(handle.read().strip())
+        except (OSError, ValueError):
+            continue  # being created, or not ours: left alone
+        if not pid_alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def pid_alive(pid):

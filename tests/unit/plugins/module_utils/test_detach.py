@@ -149,3 +149,22 @@ def test_worker_module_detaches_and_returns_the_pid(tmp_path, src):
     _wait_gone(result["pid"])
     assert tree_index(dst) == tree_index(src)
     assert worker_record(RunDir(shared, "ckpt"), "h1")["started"] >= started
+
+
+def test_private_dirs_of_killed_workers_are_removed_by_the_next_spawn(tmp_path, src):
+    """SIGKILL (a lost host) leaves a worker's private dir: the next dispatch removes it,
+    and never one whose worker is alive or that has no pid yet."""
+    import signal
+    rundir, _ = new_run(tmp_path / "shared", "run", src, str(tmp_path / "dst"), partition_files=4)
+    slow = write_script(str(tmp_path / "slow-rsync"),
+                        'case "$1" in --version) exec %s --version;; esac; sleep 30' % RSYNC)
+    pid, private = detach.spawn(_params(tmp_path / "shared", "run", tool_path=slow, slots=1))
+    assert os.path.exists(os.path.join(private, "pid"))
+    assert detach.remove_orphans() == 0 and os.path.isdir(private)  # alive
+    os.killpg(pid, signal.SIGKILL)
+    _wait_gone(pid)
+    assert os.path.isdir(private)  # killed: could not clean up
+    fresh = tempfile.mkdtemp(prefix="datamover-worker-")  # no pid yet: left alone
+    assert detach.remove_orphans() >= 1
+    assert not os.path.exists(private) and os.path.isdir(fresh)
+    os.rmdir(fresh)
