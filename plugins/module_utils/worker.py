@@ -475,7 +475,8 @@ class Worker:
         with open(log_path, "ab") as log:
             rc = 0
             for argv in self.tool.commands(list_path, workdir, retry=retry):
-                log.write(("$ %s\n" % " ".join(_printable(a) for a in argv)).encode())
+                log.write(("$ %s\n" % " ".join(_printable(a) for a in self.tool.describe(argv)))
+                          .encode())
                 log.flush()
                 try:
                     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,

@@ -26,6 +26,14 @@ def write_script(path, body):
     return str(path)
 
 
+# sh: append the paths an rsync invocation moves (its sources after "--", the part below the
+# "/./" anchor, NUL-terminated) to the file named by $RECORD, then go on with "$@" unchanged.
+RECORD_RSYNC_PATHS = (
+    'seen=""; n=$#; i=0\n'
+    'for a in "$@"; do i=$((i+1)); if [ -n "$seen" ] && [ $i -lt $n ]; then '
+    'printf \'%s\\000\' "${a#*/./}" >> "$RECORD"; fi; [ "$a" = "--" ] && seen=1; done\n')
+
+
 def tree_index(root):
     """{relpath bytes: description} of everything under root (file contents hashed)."""
     broot = os.fsencode(str(root))

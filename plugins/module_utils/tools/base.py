@@ -131,6 +131,10 @@ class TransferTool(abc.ABC):
     def commands(self, list_path, workdir, retry=False):
         """argv lists (never shell strings) that move one partition."""
 
+    def describe(self, argv):
+        """The argv as an attempt's log shows it (a tool may shorten long path lists)."""
+        return argv
+
     def combine(self, list_paths, workdir):
         """One list that moves several partitions in one transfer (a worker's batch). The
         lists of both tools are sequences of terminated names, so they concatenate; a tool

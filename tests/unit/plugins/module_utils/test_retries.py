@@ -18,7 +18,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import RsyncTool
 from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
 
-from tests.unit.helpers import new_run, part_ids, write, write_script
+from tests.unit.helpers import RECORD_RSYNC_PATHS, new_run, part_ids, write, write_script
 
 RSYNC = shutil.which("rsync")
 try:
@@ -55,11 +55,10 @@ def test_a_retry_moves_only_the_files_that_failed_verification(tmp_path):
     lists = tmp_path / "lists"
     # The first attempt "loses" one file after rsync wrote it: a flaky link, in effect.
     wrapper = write_script(tmp_path / "rsync", (
-        'for a in "$@"; do case "$a" in --files-from=*) cat "${a#--files-from=}" >> %s; '
-        'printf "\\n--\\n" >> %s;; esac; done\n'
+        'RECORD=%s\n%sprintf "\\n--\\n" >> %s\n'
         '%s "$@" || exit $?\n'
         'if [ ! -e %s ]; then touch %s; rm -f %s; fi'
-        % (lists, lists, RSYNC, tmp_path / "lost-once", tmp_path / "lost-once",
+        % (lists, RECORD_RSYNC_PATHS, lists, RSYNC, tmp_path / "lost-once", tmp_path / "lost-once",
            dst / "d" / "f07")))
     result = Worker(rundir, "w1", slots=1, retries=3, binary=wrapper, **FAST).run()
     assert result["parts_done"] == 1

@@ -21,6 +21,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
 from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
 
 from tests.unit.helpers import (
+    RECORD_RSYNC_PATHS,
     new_run,
     part_ids,
     part_totals,
@@ -225,8 +226,8 @@ def test_two_workers_share_a_run_exactly_once(tmp_path, src):
     parts = part_ids(rundir)
     calls = tmp_path / "calls"
     wrapper = write_script(tmp_path / "slow-rsync", (
-        'for a in "$@"; do case "$a" in --files-from=*) echo "${a#--files-from=}" >> "%s";; '
-        'esac; done\nsleep 0.1\nexec %s "$@"') % (calls, RSYNC))
+        'RECORD="$(mktemp -p %s)"\necho "$RECORD" >> "%s"\n%ssleep 0.1\nexec %s "$@"')
+        % (tmp_path, calls, RECORD_RSYNC_PATHS, RSYNC))
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_worker_process,
                          args=(rundir.shared_dir, rundir.run_id, host, wrapper))
@@ -239,10 +240,11 @@ def test_two_workers_share_a_run_exactly_once(tmp_path, src):
     state = RunState(rundir)
     assert state.ids("done") == parts
     assert _dest(dst) == tree_index(src)
-    lists = calls.read_text().splitlines()
-    # each list lives in its claim's workdir, tmp/NNNNNN.<token>/
-    ran = [os.path.basename(os.path.dirname(path))[:6] for path in lists]
-    assert sorted(ran) == sorted("%06d" % p for p in parts), "a partition ran twice or never"
+    sent = []
+    for record in calls.read_text().splitlines():
+        with open(record, "rb") as handle:
+            sent += handle.read().split(b"\0")[:-1]
+    assert sent and len(sent) == len(set(sent)), "a path was moved twice"
     records = [worker_record(rundir, h) for h in ("w1", "w2")]
     assert sum(r["parts_done"] for r in records) == len(parts)
     assert all(r["parts_done"] > 0 for r in records), "one worker did all the work"

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import read_json
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
 from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
-from tests.unit.helpers import new_run, part_ids, tree_index, write, write_script
+from tests.unit.helpers import RECORD_RSYNC_PATHS, new_run, part_ids, tree_index, write, write_script
 
 RSYNC = shutil.which("rsync")
 pytestmark = pytest.mark.skipif(RSYNC is None, reason="rsync is not installed")
@@ -33,12 +33,12 @@ def deep(tmp_path):
 
 
 def _counting_rsync(tmp_path, extra=""):
-    """rsync that keeps a copy of each invocation's --files-from list in calls/."""
+    """rsync that keeps the paths of each invocation in a file of calls/."""
     calls = tmp_path / "calls"
     calls.mkdir()
     body = ('case "$1" in --version) exec %s --version;; esac\n'
-            'for a in "$@"; do case "$a" in --files-from=*) cp "${a#--files-from=}" '
-            '"$(mktemp -p %s)";; esac; done\n%s "$@" || exit $?\n%s' % (RSYNC, calls, RSYNC, extra))
+            'RECORD="$(mktemp -p %s)"\n%s%s "$@" || exit $?\n%s'
+            % (RSYNC, calls, RECORD_RSYNC_PATHS, RSYNC, extra))
     return write_script(str(tmp_path / "rsync-wrapper"), body), calls
 
 

@@ -26,37 +26,89 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import
 from tests.unit.helpers import write
 
 
-def test_commands_are_argv_lists():
+def _list(tmp_path, *names):
+    path = tmp_path / "paths0.txt"
+    path.write_bytes(b"".join(n + b"\0" for n in names))
+    return str(path)
+
+
+def test_commands_are_argv_lists(tmp_path):
     opts = ["--bwlimit=10M", "--rsh=ssh -p 2222 -o 'x y'", "--exclude", "a b; rm -rf /"]
     tool = RsyncTool("/src", "/dst", options=opts, binary="/usr/bin/rsync")
-    cmds = tool.commands("/run/parts/000001.list", "/work")
+    cmds = tool.commands(_list(tmp_path, b"a/b", b"-x", b"host:f", b"\xff\n*"), "/work")
     assert len(cmds) == 1
     argv = cmds[0]
-    assert all(isinstance(a, str) for a in argv)
     assert argv[0] == "/usr/bin/rsync"
-    assert argv[-3:] == ["--", "/src/", "/dst/"]
-    assert "--from0" in argv
-    assert "--files-from=/run/parts/000001.list" in argv
+    assert "-R" in argv and not any(str(a).startswith("--files-from") for a in argv)
     dashdash = argv.index("--")
+    # each path is one absolute argument after "--": no option, no host:path, no pattern
+    assert argv[dashdash + 1:] == [b"/src/./a/b", b"/src/./-x", b"/src/./host:f",
+                                   b"/src/./\xff\n*", "/dst/"]
     idx = [argv.index(o) for o in opts]
     assert idx == sorted(idx), "user options keep their order"
     assert all(i < dashdash for i in idx)
     assert idx == list(range(idx[0], idx[0] + len(opts))), "each option is one argv item"
-    assert argv.index("--from0") < dashdash
+    assert tool.describe(argv)[dashdash + 1:] == ["<4 paths of the partition list>", "/dst/"]
 
 
-@pytest.mark.parametrize("src,dst", [("/src/", "/dst/"), ("/src///", "/dst//"), ("/src", "/dst")])
-def test_source_and_destination_end_with_one_slash(src, dst):
-    argv = RsyncTool(src, dst).commands("/l", "/w")[0]
-    assert argv[-2:] == ["/src/", "/dst/"]
+@pytest.mark.parametrize("src,dst", [("/src/", "/dst/"), ("/src///", "/dst//"), ("/src", "/dst"),
+                                     ("/x/../src/.", "/dst")])
+def test_source_and_destination_end_with_one_slash(tmp_path, src, dst):
+    argv = RsyncTool(src, dst).commands(_list(tmp_path, b"f"), "/w")[0]
+    assert argv[-2:] == [b"/src/./f", "/dst/"]
+
+
+def test_long_lists_are_split_under_the_argument_budget(tmp_path, monkeypatch):
+    """A batch whose paths exceed the argument budget is moved by several rsyncs, each
+    under the budget, together holding every path once and in order."""
+    from ansible_collections.datamover.fleet.plugins.module_utils.tools import rsync
+    monkeypatch.setattr(rsync, "_ARGV_BUDGET", 4096)
+    names = [b"dir/%04d-%s" % (i, b"n" * 40) for i in range(500)]
+    argvs = RsyncTool("/src", "/dst").commands(_list(tmp_path, *names), "/w")
+    assert len(argvs) > 5
+    got = []
+    for argv in argvs:
+        assert sum(len(os.fsencode(a)) + 9 for a in argv) <= 4096
+        assert argv[-1] == "/dst/"
+        got += argv[argv.index("--") + 1:-1]
+    assert got == [b"/src/./" + n for n in names]
+
+
+def test_empty_list_runs_nothing(tmp_path):
+    assert RsyncTool("/src", "/dst").commands(_list(tmp_path), "/w") == []
+
+
+def test_hostile_names_arrive_as_they_are(tmp_path):
+    """The real rsync with the argv of commands(): names that look like options, remote
+    specs, patterns, or hold newlines and bytes that are not UTF-8."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    names = [b"-x", b"--delete", b"host:file", b"d:ir", b"g/[x]", b"g/*", b"new\nline", b"\xff\xfe",
+             b"sp ace", b"back\\slash"]
+    (src / "g").mkdir(parents=True)
+    (src / "g" / "x").write_bytes(b"not in the list")
+    for name in names:
+        if name == b"d:ir":
+            os.makedirs(os.path.join(bytes(src), name, b"sub"))
+            with open(os.path.join(bytes(src), name, b"sub", b"f"), "wb") as handle:
+                handle.write(b"f")
+        else:
+            with open(os.path.join(bytes(src), name), "wb") as handle:
+                handle.write(name)
+    dst.mkdir()
+    for argv in RsyncTool(str(src), str(dst)).commands(_list(tmp_path, *names), str(tmp_path)):
+        subprocess.run(argv, check=True)
+    got = sorted(os.path.relpath(os.path.join(d, n), bytes(dst))
+                 for d, _s, ns in os.walk(bytes(dst)) for n in ns)
+    assert got == sorted([n for n in names if n != b"d:ir"] + [b"d:ir/sub/f"])
+    assert not os.path.exists(os.path.join(bytes(dst), b"g", b"x")), "no pattern was expanded"
 
 
 def test_no_temp_dir_and_legacy_temp_dir_cleaned(tmp_path):
     """rsync keeps its temp files beside each file (a --temp-dir costs 80% per partition);
     the run's end removes the temp directory runs of 0.1 kept."""
     dst = str(tmp_path / "dst")
-    argv = RsyncTool("/src", dst).commands("/l", "/w")[0]
-    assert not any(a.startswith("--temp-dir") for a in argv)
+    argv = RsyncTool("/src", dst).commands(_list(tmp_path, b"f"), "/w")[0]
+    assert not any(str(a).startswith("--temp-dir") for a in argv)
     os.makedirs(os.path.join(dst, LEGACY_TEMP_DIR, "old-run"))
     RsyncTool("/src", dst).cleanup()
     assert os.listdir(dst) == []
