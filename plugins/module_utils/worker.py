@@ -313,6 +313,8 @@ class Worker:
         if sum(j.bytes for j in jobs) >= BATCH_BYTES:
             return False
         fleet_slots = self.slots * max(1, self.rundir.worker_count())
+        if fleet_slots == 1:
+            return True  # no other slot to share the tail with: take what is published
         ahead = jobs[-1].act.lease.part_id + 2 * (len(jobs) + 1) * fleet_slots
         return self.rundir.has_manifest(ahead)
 
