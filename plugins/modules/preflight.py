@@ -234,7 +234,7 @@ def _check(p):
         problems += pf.check_shared(p["shared_dir"], p["nonce"])
     if not problems and p["probe"]:
         problems += pf.check_destination(p["tool"], p["destination"], binary,
-                                         p["rclone_config"], probe=True)
+                                         p["rclone_config"], probe="only" if binary else True)
     return problems, dict(changed=False, tool_binary=binary, run_id=p["run_id"],
                           nonce=p["nonce"])
 

@@ -230,6 +230,8 @@ class RcloneTool(TransferTool):
                     % config]
         base = [binary] + (["--config", config] if config else [])
         remote = remote_name(destination)
+        if probe == "only":
+            return cls._probe(base, destination)
         if remote:
             _rc, out, _err = run_quiet(base + ["listremotes"])
             remotes = [r.strip().rstrip(":") for r in out.decode("utf-8", "replace").splitlines()]
@@ -251,8 +253,11 @@ class RcloneTool(TransferTool):
             if rc != 0:
                 return ["destination %s is not reachable: rclone lsjson --stat of its bucket "
                         "failed (%s)" % (redact(destination), last_line(err))]
-        if not probe:
-            return []
+        return cls._probe(base, destination) if probe else []
+
+    @staticmethod
+    def _probe(base, destination):
+        """Write and delete an object (no bucket is created: LEAN_UPLOAD_FLAGS)."""
         name = "%s/.datamover-probe-%s" % (destination.rstrip("/"), uuid.uuid4().hex)
         rc, _out, err = run_quiet(base + ["rcat"] + list(LEAN_UPLOAD_FLAGS) + [name],
                                   stdin=b"probe")

@@ -19,11 +19,14 @@ def _buckets(conf):
     return sorted(line.split()[-1] for line in proc.stdout.splitlines() if line.strip())
 
 
-def test_a_missing_bucket_is_named_and_not_created(tmp_path, s3):
+@pytest.mark.parametrize("probe", [False, True], ids=["stat", "probe"])
+def test_a_missing_bucket_is_named_and_not_created(tmp_path, s3, probe):
+    """Without a probe, a LIST of the bucket's root says so; with one, the probe's PUT fails
+    (it never creates a bucket) and only then is the bucket looked at, to say why."""
     conf = s3.write_rclone_config(str(tmp_path / "rclone.conf"))
     before = _buckets(conf)
     for dest in ("dmtest:nosuchbucket", "dmtest:nosuchbucket/some/prefix"):
-        problems = RcloneTool.check_destination(dest, rclone_binary(), conf)
+        problems = RcloneTool.check_destination(dest, rclone_binary(), conf, probe=probe)
         assert len(problems) == 1, problems
         assert "the bucket 'nosuchbucket' does not exist" in problems[0]
         assert "rclone mkdir dmtest:nosuchbucket" in problems[0]
