@@ -65,16 +65,19 @@ def dir_groups(records, where="the previous run's manifest"):
                 yield last_key, cur_dir, group
             key = dir_key(d)
             if last_key is not None and key <= last_key:
-                raise ManifestOrderError(
-                    "%s is not in crawl order (%r comes after %r): it was not written by the "
-                    "native crawl (the fpart engine lists in its own order). Start the chain "
-                    "with a full run planned by the native engine (datamover_partition_engine="
-                    "native), then pass its id as datamover_since"
-                    % (where, os.fsdecode(d), os.fsdecode(cur_dir)))
+                raise _order_error(where, d, cur_dir)
             cur_dir, group, last_key = d, {}, key
         group[name] = head
     if group is not None:
         yield last_key, cur_dir, group
+
+
+def _order_error(where, d, before):
+    return ManifestOrderError(
+        "%s is not in crawl order (%r comes after %r): it was not written by the native crawl "
+        "(the fpart engine lists in its own order). Start the chain with a full run planned "
+        "by the native engine (datamover_partition_engine=native), then pass its id as "
+        "datamover_since" % (where, os.fsdecode(d), os.fsdecode(before)))
 
 
 def merge_groups(first, second):
@@ -110,6 +113,123 @@ def _signature(pairs):
     return hash(frozenset(pairs))
 
 
+class PrevStream:
+    """The previous run's complete manifest as one byte stream, read in chunks. The diff
+    consumes it a directory at a time, either without parsing (``take_identical``: the
+    directory is unchanged) or record by record (``group``)."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, paths):
+        self._paths = iter(paths)
+        self._handle = None
+        self.buf, self.pos = b"", 0
+
+    def close(self):
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _fill(self, need):
+        """Hold at least ``need`` bytes after pos, unless the stream ends first."""
+        have = len(self.buf) - self.pos
+        if have >= need:
+            return True
+        parts = [self.buf[self.pos:]]
+        while have < need:
+            if self._handle is None:
+                path = next(self._paths, None)
+                if path is None:
+                    break
+                self._handle = open(path, "rb")
+            data = self._handle.read(max(self.CHUNK, need - have))
+            if not data:
+                self.close()
+                continue
+            parts.append(data)
+            have += len(data)
+        self.buf, self.pos = b"".join(parts), 0
+        return have >= need
+
+    def _next_record(self):
+        """(record, end) of the record at pos, end being where the next one starts; None at
+        the end of the stream. "D" records (a partition's whole-directory marker, not an
+        entry) are stepped over."""
+        while True:
+            end = self.buf.find(b"\0", self.pos)
+            while end < 0:
+                more = self._fill(len(self.buf) - self.pos + self.CHUNK)
+                end = self.buf.find(b"\0", self.pos)
+                if end < 0 and not more:
+                    if self.pos >= len(self.buf):
+                        return None
+                    end = len(self.buf)  # a last record without its NUL
+                    break
+            record = self.buf[self.pos:end]
+            if record and not record.startswith(b"D "):
+                return record, end + 1
+            self.pos = end + 1
+
+    def take_identical(self, rel, blob):
+        """Consume the next directory group if its records are ``blob`` byte for byte (the
+        crawl's records of directory ``rel``, in the same format) and nothing more."""
+        self._fill(len(blob) + _LOOKAHEAD)  # the group and the record after it, whole
+        buf = self.buf
+        at = _after_markers(buf, self.pos)
+        if at < 0 or not buf.startswith(blob, at):
+            return False
+        nxt = _after_markers(buf, at + len(blob))
+        if nxt >= 0:
+            end = buf.find(b"\0", nxt)
+            head, _tab, path = buf[nxt:end if end >= 0 else len(buf)].partition(b"\t")
+            if head[:1] != b"d" and path.rpartition(b"/")[0] == rel:
+                return False  # the previous run had more here: entry by entry
+        self.pos = at + len(blob)
+        return True
+
+    def group(self):
+        """(dir, {name: head}) of the next directory group, parsed; None at the end. Only
+        that group's records are consumed."""
+        first = self._next_record()
+        if first is None:
+            return None
+        cur, group = None, {}
+        while first is not None:
+            record, end = first
+            head, _tab, path = record.partition(b"\t")
+            if head[:1] == b"d":
+                d, name = path, b""
+            else:
+                d, _sep, name = path.rpartition(b"/")
+            if cur is None:
+                cur = d
+            elif d != cur:
+                break
+            group[name] = head
+            self.pos = end
+            if not name:
+                break  # an empty directory's record is a group of its own
+            first = self._next_record()
+        return cur, group
+
+
+_UNLOADED = object()
+# Bytes beyond a directory's records that hold the next record whole, "D" marker included
+# (a record is at most PATH_MAX plus its head).
+_LOOKAHEAD = 16384
+
+
+def _after_markers(buf, pos):
+    """Where the first record at or after ``pos`` that is not a "D" marker starts (-1: the
+    buffer ends first)."""
+    while buf.startswith(b"D ", pos):
+        end = buf.find(b"\0", pos)
+        if end < 0:
+            return -1
+        pos = end + 1
+    return pos if pos < len(buf) else -1
+
+
 class Diff:
     """Compare the crawl, one directory at a time, with the previous complete manifest.
 
@@ -118,14 +238,25 @@ class Diff:
     ``strip``: the previous manifest has no mode/uid/gid (a full run) while this crawl's
     records do: compare kind, size and mtime only. ``retry``: paths the previous run did not
     settle as done: moved again whatever their records say.
+    ``stream``: the previous manifest as a PrevStream instead of ``previous_records``; then a
+    directory whose records are the same bytes as the crawl's is passed over unparsed (the
+    common case of a catch-up pass: most directories did not change).
     """
 
     def __init__(self, previous_records, on_delete, strip=False, retry=frozenset(),
-                 pending=None):
-        self.groups = dir_groups(previous_records)
-        if pending is not None:
-            self.groups = merge_groups(self.groups, dir_groups(pending, "a deletions list"))
-        self.prev = next(self.groups, None)
+                 pending=None, stream=None):
+        self.stream = stream
+        if stream is None:
+            self.groups = dir_groups(previous_records)
+            if pending is not None:
+                self.groups = merge_groups(self.groups, dir_groups(pending, "a deletions list"))
+        elif pending is not None:
+            raise ValueError("a PrevStream diff merges no deletions list")
+        # Byte comparison needs the same record format on both sides, and no path that
+        # must move whatever its record says.
+        self.fast = stream is not None and not strip and not retry
+        self._last = None  # (key, dir) of the last group read from the stream
+        self.prev = _UNLOADED
         self.prev_matched = False
         self.on_delete = on_delete
         self.strip = strip
@@ -155,18 +286,45 @@ class Diff:
             if len(self.samples["deleted"]) < SAMPLES:
                 self.samples["deleted"].append(os.fsdecode(path))
             self.on_delete(head + b"\t" + path + b"\0")
-        self.prev = next(self.groups, None)
+        self.prev = _UNLOADED
         self.prev_matched = False
 
+    def _peek(self):
+        """The previous run's current directory group (loaded on demand), None at its end."""
+        if self.prev is _UNLOADED:
+            if self.stream is None:
+                self.prev = next(self.groups, None)
+            else:
+                got = self.stream.group()
+                self.prev = None
+                if got is not None:
+                    d, group = got
+                    key = dir_key(d)
+                    if self._last is not None and key <= self._last[0]:
+                        raise _order_error("the previous run's manifest", d, self._last[1])
+                    self._last = (key, d)
+                    self.prev = (key, d, group)
+        return self.prev
+
     def _advance(self, key):
-        while self.prev is not None and self.prev[0] < key:
+        while self._peek() is not None and self.prev[0] < key:
             self._settle_prev()
 
     # the crawl's side ---------------------------------------------------------------------
-    def compare(self, rel, records):
+    def compare(self, rel, records, blob=None):
+        """``blob``: b"".join(records), when the caller has it already."""
         key = dir_key(rel)
-        self._advance(key)
         counts, samples = self.counts, self.samples
+        if self.fast and self.prev is not _UNLOADED and self.prev is not None \
+                and self.prev[0] < key:
+            self._settle_prev()  # the group the last compare matched: what is left is gone
+        if self.fast and self.prev is _UNLOADED and records:
+            if self.stream.take_identical(rel, b"".join(records) if blob is None else blob):
+                counts["unchanged"] += len(records)
+                counts["previous"] += len(records)
+                self._last = (key, rel)
+                return []
+        self._advance(key)
         if self.prev is None or self.prev[0] != key:
             if records and records[0][:1] != b"d" and len(self.new_dirs) < RENAME_CANDIDATES:
                 pairs = []
@@ -218,7 +376,7 @@ class Diff:
 
     def finish(self):
         """The crawl is over: every previous group not seen is gone. Returns the summary."""
-        while self.prev is not None:
+        while self._peek() is not None:
             self._settle_prev()
         renames = [[os.fsdecode(self.gone_dirs[sig]), os.fsdecode(d)]
                    for sig, d in self.new_dirs.items() if sig in self.gone_dirs]
@@ -241,10 +399,13 @@ class Previous:
 
     @property
     def attrs(self):
-        return bool((self.plan.get("incremental") or {}).get("attrs"))
+        return bool(self.plan.get("attrs") or (self.plan.get("incremental") or {}).get("attrs"))
 
     def records(self):
         return iter_records(self.rundir.complete_manifest_files())
+
+    def stream(self):
+        return PrevStream(self.rundir.complete_manifest_files())
 
     def pending(self):
         """Deletions the previous run found and only reported: still at the destination, so
@@ -252,7 +413,10 @@ class Previous:
         inc = self.plan.get("incremental") or {}
         if not inc or (inc.get("mirror") or {}).get("requested"):
             return None  # a full run, or a mirror that deleted its whole list
-        return iter_records([self.rundir.deletions_path()])
+        path = self.rundir.deletions_path()
+        if not os.path.getsize(path):
+            return None
+        return iter_records([path])
 
 
 def previous_run(rundir, meta):
@@ -318,13 +482,19 @@ def plan_incremental(rundir, meta, writer, threads=8):
     complete = rundir.stream_writer(rundir.source_manifest_path())
     deletions = rundir.stream_writer(rundir.deletions_path())
     try:
-        diff = Diff(previous.records(), deletions.write, strip=attrs and not previous.attrs,
-                    retry=previous.retry, pending=previous.pending())
-        write, add = complete.write, writer.add
+        pending = previous.pending()
+        if pending is None:
+            diff = Diff(None, deletions.write, strip=attrs and not previous.attrs,
+                        retry=previous.retry, stream=previous.stream())
+        else:
+            diff = Diff(previous.records(), deletions.write, strip=attrs and not previous.attrs,
+                        retry=previous.retry, pending=pending)
+        write, add, compare = complete.write, writer.add, diff.compare
         for scan in crawl.scans():
             records = scan.records
-            write(b"".join(records))
-            for rec in diff.compare(scan.rel, records):
+            blob = b"".join(records)
+            write(blob)
+            for rec in compare(scan.rel, records, blob):
                 head, _tab, path = rec.rstrip(b"\0").partition(b"\t")
                 kind, size, mtime_ns = head.split(b" ", 3)[:3]
                 add(Entry(path, kind.decode("ascii"), int(size), int(mtime_ns)))

@@ -120,15 +120,18 @@ class PartWriter:
         return part_id
 
 
-def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8):
+def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, attrs=False):
+    """attrs: records carry mode/uid/gid (rsync keeps them), so that the first incremental
+    pass after this run sees a chmod or chown, and finds unchanged directories byte for
+    byte (incremental.Diff) instead of entry by entry."""
     started = time.time()
     writer = PartWriter(rundir, max_files, max_bytes)
-    crawl = Crawl(source, excludes=excludes, threads=threads)
+    crawl = Crawl(source, excludes=excludes, threads=threads, attrs=attrs)
     for scan in crawl.scans():
         writer.add_scan(scan)
     writer.close()
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
-                       crawl.skipped, crawl.skipped_count)
+                       crawl.skipped, crawl.skipped_count, extra={"attrs": True} if attrs else None)
 
 
 def finish_plan(rundir, writer, started, engine, errors, error_count, skipped, skipped_count,

@@ -105,7 +105,7 @@ def crawl(rundir, meta, threads=8):
             plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"], excludes)
         else:
             plan = plan_native(rundir, meta["source"], part["files"], part["bytes"],
-                               excludes, threads=threads or 8)
+                               excludes, threads=threads or 8, attrs=meta["tool"] == "rsync")
     except BaseException as exc:
         rundir.mark_plan_failed(str(exc) or type(exc).__name__)
         raise

@@ -22,7 +22,7 @@ def read_manifest_bytes(data):
         if not record:
             continue
         head, _tab, path = record.partition(b"\t")
-        kind, size, mtime_ns = head.split(b" ")
+        kind, size, mtime_ns = head.split(b" ", 3)[:3]  # [3:]: rsync's mode/uid/gid
         if kind == b"D":
             whole.append(path)
         else:

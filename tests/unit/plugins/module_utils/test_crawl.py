@@ -330,3 +330,23 @@ def test_crawl_streams_with_bounded_memory(wide_tree):
     assert stream_peak < held_peak / 4, (
         "streaming crawl peaked at %d bytes, holding every entry costs %d" % (stream_peak,
                                                                               held_peak))
+
+
+def test_lookahead_needs_a_streak_of_slow_directories(tree):
+    """One slow directory (this thread lost the CPU on a busy host) does not turn the
+    threads on; SLOW_STREAK slow ones in a row (a latency-bound file system) do."""
+    from ansible_collections.datamover.fleet.plugins.module_utils.crawl import DirScan
+    crawl = Crawl(str(tree), slow_entry_us=20.0)
+
+    def scan(us_per_entry, entries=10):
+        out = DirScan(b"d")
+        out.records = [b"r"] * entries
+        out.seconds = us_per_entry * entries / 1e6
+        return out
+
+    verdicts = [crawl._slow(scan(us)) for us in (500, 2, 500, 500, 500, 500, 3, 500)]
+    assert verdicts == [False] * 8
+    crawl = Crawl(str(tree), slow_entry_us=20.0)
+    verdicts = [crawl._slow(scan(500)) for _ in range(Crawl.SLOW_STREAK)]
+    assert verdicts == [False] * (Crawl.SLOW_STREAK - 1) + [True]
+    assert Crawl(str(tree), slow_entry_us=0)._slow(scan(1)), "0 means threads from the start"

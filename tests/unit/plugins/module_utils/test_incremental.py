@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.incremental import (
     Diff,
     ManifestOrderError,
+    PrevStream,
     dir_groups,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import iter_records
@@ -304,3 +306,96 @@ def test_a_mostly_unfinished_previous_run_is_resumed_first(tmp_path, tree, monke
     new_run(shared, "full", tree, dst)
     with pytest.raises(PlanError, match="resume it first"):
         new_run(shared, "inc", tree, dst, since="full")
+
+
+def _diff_both_ways(tmp_path, prev_files, scans):
+    """Run the same diff with the previous manifest parsed record by record and as a
+    PrevStream: (moved, deleted, summary) of each."""
+    out = []
+    for mode in ("records", "stream"):
+        gone = []
+        if mode == "records":
+            diff = Diff(iter_records(prev_files), gone.append)
+        else:
+            diff = Diff(None, gone.append, stream=PrevStream(prev_files))
+        moved = [rec for rel, records in scans for rec in diff.compare(rel, records)]
+        summary = diff.finish()
+        summary.pop("samples")
+        out.append((moved, gone, summary, diff))
+    return out
+
+
+def _scans(src):
+    return [(s.rel, list(s.records)) for s in Crawl(str(src), attrs=True, threads=1).scans()]
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_stream_diff_equals_the_record_diff(tmp_path, chunk, monkeypatch):
+    """Unchanged directories are passed over as bytes, changed ones entry by entry: the
+    result is the same as parsing every record, whatever the read size (records cut across
+    chunks), with partition manifests ("D" markers, a directory cut across two files) as
+    the previous manifest."""
+    monkeypatch.setattr(PrevStream, "CHUNK", chunk)
+    src = tmp_path / "src"
+    for d in ("a", "a/deep", "b", "big", "c", "gone/sub", "z"):
+        for i in range(3 if d != "big" else 40):
+            write(src / d / ("f%02d" % i), b"x" * (i + 1))
+    os.makedirs(str(src / "empty"))
+    before = _scans(src)
+    # the previous manifest as a full run's partitions: "D" markers, "big" cut in two files
+    files, blobs = [], [[]]
+    for rel, records in before:
+        if rel == b"big":
+            blobs[-1].append(b"".join(records[:15]))
+            blobs.append([b"".join(records[15:])])
+            continue
+        if rel in (b"a", b"c", b"z"):
+            blobs[-1].append(b"D 0 0\t" + rel + b"\0")
+        blobs[-1].append(b"".join(records))
+    for i, blob in enumerate(blobs):
+        path = tmp_path / ("%06d.manifest" % (i + 1))
+        path.write_bytes(b"".join(blob))
+        files.append(str(path))
+    write(src / "b" / "f01", b"changed size")
+    os.chmod(str(src / "c" / "f00"), 0o600)
+    write(src / "a" / "deep" / "new", b"n")
+    os.unlink(str(src / "big" / "f39"))
+    shutil.rmtree(str(src / "gone"))
+    write(src / "fresh" / "x", b"x")
+    (moved_a, gone_a, sum_a, _d), (moved_b, gone_b, sum_b, diff) = \
+        _diff_both_ways(tmp_path, files, _scans(src))
+    assert moved_a == moved_b and gone_a == gone_b and sum_a == sum_b
+    names = sorted(r.partition(b"\t")[2] for r in moved_b)
+    assert names == [b"a/deep/new\0", b"b/f01\0", b"c/f00\0", b"fresh/x\0"]
+    assert sorted(g.partition(b"\t")[2] for g in gone_b) == \
+        [b"big/f39\0"] + [b"gone/sub/f%02d\0" % i for i in range(3)]
+    assert sum_b["unchanged"] == sum_a["unchanged"] > 40
+
+
+def test_stream_diff_passes_unchanged_directories_without_parsing(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    for d in range(20):
+        for i in range(5):
+            write(src / ("d%02d" % d) / ("f%d" % i), b"x")
+    before = _scans(src)
+    prev = tmp_path / "prev.manifest"
+    prev.write_bytes(b"".join(b"".join(records) for _rel, records in before))
+    write(src / "d07" / "f1", b"changed")
+    parsed = []
+    real = PrevStream.group
+    monkeypatch.setattr(PrevStream, "group", lambda self: parsed.append(1) or real(self))
+    moved, _gone, summary, _diff = _diff_both_ways(tmp_path, [str(prev)], _scans(src))[1]
+    assert [m.partition(b"\t")[2] for m in moved] == [b"d07/f1\0"]
+    assert summary["unchanged"] == 99
+    assert len(parsed) <= 2, "only the changed directory is parsed (and the end of the stream)"
+
+
+def test_a_full_rsync_run_records_mode_and_owner(tmp_path, tree):
+    """A full rsync run keeps mode/uid/gid in its manifests, so the first incremental pass
+    after it already sees a chmod or a chown (and compares directories as bytes)."""
+    shared, dst = full_then(tmp_path, tree)
+    os.chmod(str(tree / "a" / "f0"), 0o600)
+    os.chown(str(tree / "b" / "f1"), 4321, 4321)
+    rd, res = new_run(shared, "inc", tree, dst, since="full")
+    assert planned(rd) == [b"a/f0", b"b/f1"]
+    assert res["plan"]["incremental"]["changed"] == 2
