@@ -489,7 +489,7 @@ def plan_incremental(rundir, meta, writer, threads=8):
         else:
             diff = Diff(previous.records(), deletions.write, strip=attrs and not previous.attrs,
                         retry=previous.retry, pending=pending)
-        write, add, compare = complete.write, writer.add, diff.compare
+        write, add, compare, tick = complete.write, writer.add, diff.compare, writer.tick
         for scan in crawl.scans():
             records = scan.records
             blob = b"".join(records)
@@ -498,6 +498,7 @@ def plan_incremental(rundir, meta, writer, threads=8):
                 head, _tab, path = rec.rstrip(b"\0").partition(b"\t")
                 kind, size, mtime_ns = head.split(b" ", 3)[:3]
                 add(Entry(path, kind.decode("ascii"), int(size), int(mtime_ns)))
+            tick()  # what changed so far moves while the crawl goes on
         writer.close()
         summary = diff.finish()
     except BaseException:

@@ -29,6 +29,13 @@ __all__ = ["PartWriter", "PlanError", "finish_plan", "plan_native"]
 
 
 class PartWriter:
+    # tick(): a partition still filling after this long is published as it is, so that
+    # sparse changes (an incremental pass over a tree where little changed) start moving
+    # while the crawl goes on instead of after it. The wait grows with the crawl (a tenth
+    # of its time so far), so a crawl of hours makes few small partitions.
+    FLUSH_MIN_SECONDS = 0.1
+    FLUSH_SHARE = 0.1
+
     def __init__(self, rundir, max_files, max_bytes):
         if int(max_files) < 1 or int(max_bytes) < 1:
             raise PlanError("partition limits must be positive (files=%r, bytes=%r)"
@@ -39,16 +46,30 @@ class PartWriter:
         self.next_id = 1
         self.total_files = self.total_bytes = 0
         self.published = 0
+        self.started = time.monotonic()
         self._reset()
 
     def _reset(self):
         self.records, self.count, self.files, self.bytes = [], 0, 0, 0
+        self.opened = None  # when the partition being filled got its first record
+
+    def tick(self):
+        """Publish the partition being filled if it has waited long enough (see above)."""
+        if self.opened is None:
+            return None
+        now = time.monotonic()
+        if now - self.opened >= max(self.FLUSH_MIN_SECONDS,
+                                    (now - self.started) * self.FLUSH_SHARE):
+            return self.close()
+        return None
 
     def add(self, entry):
         """Add one Entry (the fpart engine's path)."""
         if self.count and (self.count + 1 > self.max_files
                            or self.bytes + entry.size > self.max_bytes):
             self.close()
+        if self.opened is None:
+            self.opened = time.monotonic()
         self.records.append(manifest_record(entry.kind, entry.size, entry.mtime_ns, entry.path))
         self.count += 1
         self.bytes += entry.size
@@ -59,6 +80,8 @@ class PartWriter:
         """Add a directory's records (native engine): whole slices while they fit."""
         records, sizes = scan.records, scan.sizes
         n, i = len(records), 0
+        if self.opened is None and n:
+            self.opened = time.monotonic()
         is_dir_marker = n == 1 and records[0][:1] == b"d"
         if scan.whole and n <= self.max_files:
             total = sum(sizes)

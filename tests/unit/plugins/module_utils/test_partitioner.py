@@ -408,3 +408,27 @@ def test_a_directory_that_fits_a_partition_starts_one_once_three_quarters_full(
         assert result["published"] == 3
     else:
         assert result["published"] == 4  # 900 files: 256 + 256 + 256 + 132, as before
+
+
+def test_tick_publishes_a_partition_that_waited_long_enough(tmp_path, monkeypatch):
+    """An incremental pass finds changes sparsely: a partition waiting longer than
+    max(FLUSH_MIN_SECONDS, a tenth of the crawl so far) is published as it is."""
+    from ansible_collections.datamover.fleet.plugins.module_utils import partitioner
+    from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Entry
+    clock = [1000.0]
+    monkeypatch.setattr(partitioner.time, "monotonic", lambda: clock[0])
+    rundir = RunDir(str(tmp_path / "shared"), "r")
+    rundir.create_or_check({"source": "/s", "destination": "/d", "tool": "rsync"})
+    writer = partitioner.PartWriter(rundir, 100, 10 ** 9)
+    assert writer.tick() is None, "nothing to publish"
+    writer.add(Entry(b"a/x", "f", 1, 1))
+    clock[0] += 0.05
+    assert writer.tick() is None, "not yet: 0.05 s < FLUSH_MIN_SECONDS"
+    clock[0] += 0.06
+    assert writer.tick() == 1 and writer.published == 1
+    clock[0] += 100  # a long crawl: the wait is a tenth of its time so far
+    writer.add(Entry(b"a/y", "f", 1, 1))
+    clock[0] += 5
+    assert writer.tick() is None
+    clock[0] += 7
+    assert writer.tick() == 2
