@@ -241,8 +241,14 @@ class Crawl:
     MAX_KEPT = 1000
 
     def __init__(self, root, excludes=(), threads=8, lookahead=32, sort_limit=100000,
-                 slow_entry_us=20.0, attrs=False):
+                 slow_entry_us=20.0, attrs=False, roots=None, split=None):
         self.root = os.fsencode(root).rstrip(b"/") or b"/"
+        self.excludes = list(excludes or [])
+        self.attrs = attrs
+        # roots: walk only these subdirectories (relpaths, in crawl order), not the root.
+        # split: called with the root's subdirectories, returns those this process walks;
+        #   its rest() yields the scans of the others afterwards (crawl_split.ForkedHalf).
+        self.roots, self.split = roots, split
         self.excluder = Excluder(excludes)
         self.threads = max(1, int(threads))
         self.lookahead = max(1, int(lookahead))
@@ -264,9 +270,13 @@ class Crawl:
     def _note(self, scan):
         for kind, items in (("errors", scan.errors), ("skipped", scan.skipped)):
             if items:
-                setattr(self, kind + "_count", getattr(self, kind + "_count") + len(items))
-                kept = getattr(self, kind)
-                kept.extend(items[: max(0, self.MAX_KEPT - len(kept))])
+                self.note(kind, items, len(items))
+
+    def note(self, kind, items, count):
+        """Count ``count`` errors or skipped entries, keeping the first MAX_KEPT."""
+        setattr(self, kind + "_count", getattr(self, kind + "_count") + count)
+        kept = getattr(self, kind)
+        kept.extend(items[: max(0, self.MAX_KEPT - len(kept))])
 
     SLOW_STREAK = 5
 
@@ -291,13 +301,17 @@ class Crawl:
             def scan_now(rel):
                 return _scan(self.root, rel, self.excluder, self.sort_limit, classify)
 
-            current = scan_now(b"")
-            if current.errors and current.errors[0][0] == b".":
-                # An unreadable or vanished root is not an empty tree: planning must fail,
-                # or an unmounted file system would "succeed" with 0 files.
-                raise OSError("cannot list the source %s: %s"
-                              % (os.fsdecode(self.root), current.errors[0][1]))
             stack = []  # frames: [subdir relpaths, next index, {index: future}]
+            if self.roots is not None:
+                current, split = None, None
+                stack.append([list(self.roots), 0, {}])
+            else:
+                current, split = scan_now(b""), self.split
+                if current.errors and current.errors[0][0] == b".":
+                    # An unreadable or vanished root is not an empty tree: planning must
+                    # fail, or an unmounted file system would "succeed" with 0 files.
+                    raise OSError("cannot list the source %s: %s"
+                                  % (os.fsdecode(self.root), current.errors[0][1]))
             while True:
                 if current is not None:
                     if pool is None and self.threads > 1 and self._slow(current):
@@ -305,10 +319,13 @@ class Crawl:
                         self.lookahead_used = True
                     yield from self._finish(current)
                     if current.subdirs:
-                        stack.append([current.subdirs, 0, {}])
-                    current = None
+                        mine = current.subdirs
+                        if split is not None:
+                            mine = split(self, mine)
+                        stack.append([mine, 0, {}])
+                    current, split = None, None
                 if not stack:
-                    return
+                    break
                 frame = stack[-1]
                 subdirs, idx, futures = frame
                 if idx >= len(subdirs):
@@ -325,9 +342,13 @@ class Crawl:
                                                          self.excluder, self.sort_limit, classify)
                 future = futures.pop(idx, None)
                 current = future.result() if future is not None else scan_now(subdirs[idx])
+            if self.split is not None:
+                yield from self.split.rest(self)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            if self.split is not None:
+                self.split.stop()
 
     def _finish(self, scan):
         """Yield the scan, streaming the rest of a directory too large to sort."""

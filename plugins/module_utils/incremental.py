@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl, Entry
+from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Entry
+from ansible_collections.datamover.fleet.plugins.module_utils.crawl_split import split_crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, iter_records
 from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
@@ -477,8 +478,9 @@ def plan_incremental(rundir, meta, writer, threads=8):
     started = time.time()
     previous = previous_run(rundir, meta)
     attrs = meta["tool"] == "rsync"
-    crawl = Crawl(meta["source"], excludes=meta.get("excludes") or [], threads=threads,
-                  attrs=attrs)
+    # Two processes: an incremental pass is little more than its crawl (crawl_split.py).
+    crawl = split_crawl(meta["source"], excludes=meta.get("excludes") or [], threads=threads,
+                        attrs=attrs, tmpdir=rundir.scratch_dir())
     complete = rundir.stream_writer(rundir.source_manifest_path())
     deletions = rundir.stream_writer(rundir.deletions_path())
     try:

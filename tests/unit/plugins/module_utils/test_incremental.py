@@ -238,14 +238,15 @@ def test_hostile_names_and_huge_directories(tmp_path, monkeypatch):
     readdir order (larger than the crawl's sort limit) is compared as a whole."""
     import functools
 
-    from ansible_collections.datamover.fleet.plugins.module_utils import crawl, incremental
+    from ansible_collections.datamover.fleet.plugins.module_utils import crawl_split, incremental
 
     from tests.lab.trees import hostile_tree
     src = tmp_path / "src"
     hostile_tree(str(src / "h"))
     for i in range(12):
         write(src / "huge" / ("f%02d" % i), b"x")
-    monkeypatch.setattr(incremental, "Crawl", functools.partial(crawl.Crawl, sort_limit=5))
+    monkeypatch.setattr(incremental, "split_crawl",
+                        functools.partial(crawl_split.split_crawl, sort_limit=5))
     shared, dst = tmp_path / "shared", tmp_path / "dst"
     first, _ = new_run(shared, "full", src, dst)
     settle(first)
