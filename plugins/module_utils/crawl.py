@@ -35,6 +35,9 @@ Entry = namedtuple("Entry", "path kind size mtime_ns")  # path: bytes relative t
 KIND_FILE, KIND_LINK, KIND_DIR = "f", "l", "d"
 # Not an entry: marks a directory whose entries (the records that follow) are all of it.
 KIND_WHOLE_DIR = "D"
+# Not an entry: a directory whose whole subtree is in the partition (partitioner.trees).
+KIND_TREE = "T"
+MARKER_KINDS = (b"D", b"T")
 SPECIAL = "special file (device, fifo or socket) not copied"
 _NAME = attrgetter("name")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 
-from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Entry
+from ansible_collections.datamover.fleet.plugins.module_utils.crawl import MARKER_KINDS, Entry
 from ansible_collections.datamover.fleet.plugins.module_utils.crawl_split import split_crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, iter_records
@@ -55,7 +55,7 @@ def dir_groups(records, where="the previous run's manifest"):
     for record in records:
         head, _tab, path = record.partition(b"\t")
         kind = head[:1]
-        if kind == b"D":
+        if kind in MARKER_KINDS:
             continue
         if kind == b"d":
             d, name = path, b""
@@ -167,19 +167,21 @@ class PrevStream:
                     end = len(self.buf)  # a last record without its NUL
                     break
             record = self.buf[self.pos:end]
-            if record and not record.startswith(b"D "):
+            if record and not record.startswith(_MARKERS):
                 return record, end + 1
             self.pos = end + 1
 
     def take_identical(self, rel, blob):
         """Consume the next directory group if its records are ``blob`` byte for byte (the
         crawl's records of directory ``rel``, in the same format) and nothing more."""
-        self._fill(len(blob) + _LOOKAHEAD)  # the group and the record after it, whole
+        more = self._fill(len(blob) + _LOOKAHEAD)  # the group and the record after it
         buf = self.buf
         at = _after_markers(buf, self.pos)
         if at < 0 or not buf.startswith(blob, at):
             return False
         nxt = _after_markers(buf, at + len(blob))
+        if nxt < 0 and more:
+            return False  # markers beyond the look-ahead: no telling, entry by entry
         if nxt >= 0:
             end = buf.find(b"\0", nxt)
             head, _tab, path = buf[nxt:end if end >= 0 else len(buf)].partition(b"\t")
@@ -215,6 +217,7 @@ class PrevStream:
 
 
 _UNLOADED = object()
+_MARKERS = tuple(kind + b" " for kind in MARKER_KINDS)
 # Bytes beyond a directory's records that hold the next record whole, "D" marker included
 # (a record is at most PATH_MAX plus its head).
 _LOOKAHEAD = 16384
@@ -223,7 +226,7 @@ _LOOKAHEAD = 16384
 def _after_markers(buf, pos):
     """Where the first record at or after ``pos`` that is not a "D" marker starts (-1: the
     buffer ends first)."""
-    while buf.startswith(b"D ", pos):
+    while buf.startswith(_MARKERS, pos):
         end = buf.find(b"\0", pos)
         if end < 0:
             return -1

@@ -18,6 +18,7 @@ import time
 
 from ansible_collections.datamover.fleet.plugins.module_utils.crawl import (
     KIND_DIR,
+    KIND_TREE,
     KIND_WHOLE_DIR,
     Crawl,
     manifest_record,
@@ -47,11 +48,20 @@ class PartWriter:
         self.total_files = self.total_bytes = 0
         self.published = 0
         self.started = time.monotonic()
+        # Directories (with entries) of the partition being filled, in crawl order, and the
+        # last one of the partition before it: what trees() needs. Only add_scan keeps them
+        # (a whole crawl streams through it); add() turns them off.
+        self.dirs, self.before = [], None
+        self.track_dirs = True
+        self._next_dir = None  # set while add_scan runs: the directory after a closed one
         self._reset()
 
     def _reset(self):
         self.records, self.count, self.files, self.bytes = [], 0, 0, 0
         self.opened = None  # when the partition being filled got its first record
+        if self.dirs:
+            self.before = self.dirs[-1]
+        self.dirs = []
 
     def tick(self):
         """Publish the partition being filled if it has waited long enough (see above)."""
@@ -70,6 +80,7 @@ class PartWriter:
             self.close()
         if self.opened is None:
             self.opened = time.monotonic()
+        self.track_dirs = False  # entries, not whole directories: no trees
         self.records.append(manifest_record(entry.kind, entry.size, entry.mtime_ns, entry.path))
         self.count += 1
         self.bytes += entry.size
@@ -78,6 +89,13 @@ class PartWriter:
 
     def add_scan(self, scan):
         """Add a directory's records (native engine): whole slices while they fit."""
+        self._next_dir = scan.rel
+        try:
+            self._add_scan(scan)
+        finally:
+            self._next_dir = None
+
+    def _add_scan(self, scan):
         records, sizes = scan.records, scan.sizes
         n, i = len(records), 0
         if self.opened is None and n:
@@ -97,6 +115,7 @@ class PartWriter:
                 # one name per file (measured: 20% less per partition). Not an entry.
                 self.records.append(manifest_record(KIND_WHOLE_DIR, 0, 0, scan.rel))
                 self.records.extend(records)
+                self._note_dir(scan.rel)
                 self.count += n
                 self.bytes += total
                 self.files += n
@@ -119,16 +138,45 @@ class PartWriter:
                     self.close()
                     continue
             self.records.extend(records[i:j])
+            self._note_dir(scan.rel)
             self.count += j - i
             self.bytes += chunk
             if not is_dir_marker:
                 self.files += j - i
             i = j
 
+    def _note_dir(self, rel):
+        if not self.dirs or self.dirs[-1] != rel:
+            self.dirs.append(rel)
+
+    def trees(self, after):
+        """Directories whose whole subtree (every directory under it that has entries) is in
+        the partition being filled, ``after`` being the directory crawled right after it (None:
+        the crawl is over). In crawl order a subtree is contiguous, so it is whole here when
+        neither the directory before the partition nor the one after it lies in it. Each of
+        the partition's directories is under at most one such tree (the topmost); an object
+        store lists a tree in one flat listing (a request per 1,000 objects) instead of a
+        request per directory."""
+        if not self.track_dirs or not self.dirs:
+            return []
+        out = []
+        for d in self.dirs:
+            parts = d.split(b"/") if d else []
+            k = max(_shared(parts, self.before), _shared(parts, after))
+            if k + 1 > len(parts):
+                continue  # the directory before or after is this one, or under it
+            top = b"/".join(parts[:k + 1])
+            if not out or out[-1] != top:
+                out.append(top)
+        return out
+
     def close(self):
         """Publish the current partition (if any)."""
         if not self.records:
             return None
+        trees = self.trees(self._next_dir)
+        if trees:
+            self.records[:0] = [manifest_record(KIND_TREE, 0, 0, t) for t in trees]
         part_id = self.next_id
         self.next_id += 1
         rd = self.rundir
@@ -141,6 +189,18 @@ class PartWriter:
         self.total_bytes += self.bytes
         self._reset()
         return part_id
+
+
+def _shared(parts, other):
+    """Leading path components ``parts`` shares with directory ``other`` (-1: no other)."""
+    if other is None:
+        return -1
+    n = 0
+    for a, b in zip(parts, other.split(b"/") if other else []):
+        if a != b:
+            break
+        n += 1
+    return n
 
 
 def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, attrs=False):

@@ -13,11 +13,13 @@ from dataclasses import asdict, dataclass, field
 
 
 def read_manifest_bytes(data):
-    """Parse a manifest: ([(kind, size, mtime_ns, relpath_bytes)], [whole dir relpaths]).
+    """Parse a manifest: ([(kind, size, mtime_ns, relpath_bytes)], [whole dir relpaths],
+    [tree relpaths]).
 
-    A "D" record is not an entry: it says that the entries following it are the whole
-    content of that directory (see crawl.DirScan.whole)."""
-    out, whole = [], []
+    "D" and "T" records are not entries. A "D" record says that the entries following it are
+    the whole content of that directory (see crawl.DirScan.whole); a "T" record, that every
+    entry under that directory is in this partition (partitioner.PartWriter.trees)."""
+    out, whole, trees = [], [], []
     for record in data.split(b"\0"):
         if not record:
             continue
@@ -25,9 +27,11 @@ def read_manifest_bytes(data):
         kind, size, mtime_ns = head.split(b" ", 3)[:3]  # [3:]: rsync's mode/uid/gid
         if kind == b"D":
             whole.append(path)
+        elif kind == b"T":
+            trees.append(path)
         else:
             out.append((kind.decode("ascii"), int(size), int(mtime_ns), path))
-    return out, whole
+    return out, whole, trees
 
 
 def path_record(relpath, reason, cls, attempt, part=None):

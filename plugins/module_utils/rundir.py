@@ -281,8 +281,8 @@ class RunDir:
         return self.read_partition(part_id)[0]
 
     def read_partition(self, part_id):
-        """(entries, whole_dirs): the entries as read_manifest, and the directories whose
-        whole content is in this partition."""
+        """(entries, whole_dirs, trees): the entries as read_manifest, the directories whose
+        whole content is in this partition, and those whose whole subtree is."""
         with open(self.manifest_path(part_id), "rb") as handle:
             return read_manifest_bytes(handle.read())
 

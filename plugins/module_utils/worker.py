@@ -361,7 +361,7 @@ class Worker:
         lease, rd = act.lease, self.rundir
         workdir = rd.workdir(lease.part_id, lease.token)
         os.makedirs(workdir, exist_ok=True)
-        entries, whole_dirs = rd.read_partition(lease.part_id)
+        entries, whole_dirs, trees = rd.read_partition(lease.part_id)
         job = _Job(act, workdir, entries, self._previous(lease.part_id))
         if rd.first_log_exists(lease.part_id):
             # An earlier attempt began here, maybe on a host that died mid-transfer.
@@ -369,7 +369,7 @@ class Worker:
             if recovered:
                 with self._lock:
                     self.totals["recovered"] += recovered
-        job.list_path, job.skipped = self.tool.prepare(entries, workdir, whole_dirs)
+        job.list_path, job.skipped = self.tool.prepare(entries, workdir, whole_dirs, trees)
         job.bytes = sum(e[1] for e in entries)
         act.totals = (sum(1 for e in entries if e[0] != "d"), job.bytes)  # for the progress
         return job

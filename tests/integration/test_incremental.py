@@ -83,7 +83,7 @@ def planned(shared, run_id):
     for name in sorted(os.listdir(parts)):
         with open(os.path.join(parts, name), "rb") as handle:
             for rec in handle.read().split(b"\0"):
-                if rec and not rec.startswith(b"D "):
+                if rec and not rec.startswith((b"D ", b"T ")):
                     out.append(os.fsdecode(rec.partition(b"\t")[2]))
     return sorted(out)
 

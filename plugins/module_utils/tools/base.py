@@ -123,10 +123,12 @@ class TransferTool(abc.ABC):
         the write alone (this host's read-only checks passed already: no second bucket LIST)."""
 
     @abc.abstractmethod
-    def prepare(self, entries, workdir, whole_dirs=()):
+    def prepare(self, entries, workdir, whole_dirs=(), trees=()):
         """Write what the tool reads for a partition. Returns (list_path, skipped), skipped
         being [relpath, reason] of entries left out by policy. ``whole_dirs`` are directories
-        whose whole content is in ``entries``: a tool may move them as units."""
+        whose whole content is in ``entries``: a tool may move them as units. ``trees`` are
+        directories whose whole subtree is (less excluded entries): a tool may list them as
+        units when it verifies, never move them (that would carry the excluded along)."""
 
     @abc.abstractmethod
     def commands(self, list_path, workdir, retry=False):

@@ -289,8 +289,9 @@ class RcloneTool(TransferTool):
             return None
         return name
 
-    def prepare(self, entries, workdir, whole_dirs=()):
-        """Write the --files-from-raw list (rclone names, one per line) for a partition.
+    def prepare(self, entries, workdir, whole_dirs=(), trees=()):
+        """Write the --files-from-raw list (rclone names, one per line) for a partition, and
+        beside it (``.trees``) the directories verify() may list as one flat listing each.
 
         Returns (list_path, skipped): [relpath, reason] for entries left out by policy.
         Names the store cannot hold are left out here and reported by verify(). Every
@@ -311,6 +312,12 @@ class RcloneTool(TransferTool):
         list_path = os.path.join(workdir, "files-from-raw.txt")
         with open(list_path, "wb") as handle:
             handle.write(b"".join(line + b"\n" for line in lines))
+        tree_names = [rclone_name(t) for t in trees]
+        if tree_names and all(b"\n" not in t for t in tree_names):
+            with open(list_path + ".trees", "wb") as handle:
+                handle.write(b"".join(t + b"\n" for t in tree_names))
+        elif os.path.exists(list_path + ".trees"):
+            os.unlink(list_path + ".trees")  # a retry lists only its own directories
         return list_path, skipped
 
     def commands(self, list_path, workdir, retry=False):
@@ -367,31 +374,42 @@ class RcloneTool(TransferTool):
         return self.base_argv() + ["lsf", "-R", "--files-only", "--format", "sp",
                                    "--files-from-raw", list_path, root]
 
-    def dir_listing_argv(self, dirs):
+    def dir_listing_argv(self, dirs, trees=()):
         """One rclone process listing each directory on its own (rc job/batch of
         operations/list, run in-process by --loopback): one LIST per directory page and
-        none for the ancestors, which a listing from a common root must walk down."""
+        none for the ancestors, which a listing from a common root must walk down. A tree
+        (a directory whose whole subtree is in the partition) is one flat listing of its
+        prefix (UseListR: no delimiter), a LIST per 1,000 objects however many directories
+        hold them."""
+        opt = {"filesOnly": True, "noModTime": True, "noMimeType": True}
         inputs = [{"_path": "operations/list", "fs": self._root(), "remote": d,
-                   "opt": {"recurse": False, "filesOnly": True, "noModTime": True,
-                           "noMimeType": True}} for d in dirs]
+                   "opt": dict(opt, recurse=False)} for d in dirs]
+        inputs += [{"_path": "operations/list", "fs": self._root(), "remote": t,
+                    "opt": dict(opt, recurse=True), "_config": {"UseListR": True}}
+                   for t in trees]
         return self.base_argv() + ["rc", "--loopback", "job/batch", "--json",
                                    json.dumps({"inputs": inputs,
                                                "concurrency": max(1, self.checkers)})]
 
-    def _list_dirs(self, names, log):
-        """{name: size} of the objects in the directories holding ``names``, or None when a
-        name is not UTF-8 (JSON cannot carry it: the exact lsf listing is used instead)."""
+    def _list_dirs(self, names, log, trees=()):
+        """{name: size} of the objects in the directories holding ``names`` (those under one
+        of ``trees`` by the tree's flat listing), or None when a name is not UTF-8 (JSON
+        cannot carry it: the exact lsf listing is used instead)."""
         try:
             dirs = sorted({n.rpartition(b"/")[0].decode("utf-8") for n in names})
+            trees = sorted({t.decode("utf-8") for t in trees})
         except UnicodeDecodeError:
             return None
-        proc = subprocess.run(self.dir_listing_argv(dirs), stdin=subprocess.DEVNULL,
+        if trees:
+            dirs = [d for d in dirs if not any(t == "" or d == t or d.startswith(t + "/")
+                                               for t in trees)]
+        proc = subprocess.run(self.dir_listing_argv(dirs, trees), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=log, check=False)
         if proc.returncode != 0:
             raise ToolError("rclone listing of %d directories of %s failed with exit code %d "
                             "(see the log)" % (len(dirs), self.destination, proc.returncode))
         seen = {}
-        for dname, out in zip(dirs, json.loads(proc.stdout)["results"]):
+        for dname, out in zip(dirs + trees, json.loads(proc.stdout)["results"]):
             if "error" in out:
                 if out.get("status") == 404 or "directory not found" in str(out["error"]):
                     continue  # nothing arrived in it: every expected name is reported
@@ -432,7 +450,11 @@ class RcloneTool(TransferTool):
         every byte, before it counts as missing."""
         with open(list_path, "rb") as handle:
             names = [n for n in handle.read().split(b"\n") if n]
-        seen = self._list_dirs(names, log) if names else {}
+        trees = []
+        if os.path.exists(list_path + ".trees"):
+            with open(list_path + ".trees", "rb") as handle:
+                trees = [t for t in handle.read().split(b"\n")[:-1]]
+        seen = self._list_dirs(names, log, trees) if names else {}
         exact = seen is None
         if exact:
             seen = self._list_lsf(names, list_path, log)

@@ -146,7 +146,7 @@ class RsyncTool(TransferTool):
             return ["destination %s is not writable here (%s)" % (destination, exc.strerror)]
         return []
 
-    def prepare(self, entries, workdir, whole_dirs=()):
+    def prepare(self, entries, workdir, whole_dirs=(), trees=()):
         """The partition's paths, NUL-terminated, in a list file (batches concatenate lists).
         A directory whose whole content is in the partition is listed once and walked by
         rsync, which costs it less than 2,048 names."""

@@ -396,7 +396,7 @@ def test_a_directory_that_fits_a_partition_starts_one_once_three_quarters_full(
                              partition_files=256)
     owners = {}
     for pid in part_ids(rundir):
-        entries, whole = rundir.read_partition(pid)
+        entries, whole, _trees = rundir.read_partition(pid)
         assert len(entries) <= 256
         for entry in entries:
             owners.setdefault(entry[3].split(b"/")[0], set()).add(pid)

@@ -93,3 +93,69 @@ def test_per_directory_listing_is_exact_for_odd_names_and_names_a_lost_object(tm
         result = tool.verify(entries, list_path, log)
     assert result.mismatches == [[os.fsdecode(b"b/" + odd + b"/gone"), "missing at destination"]]
     assert result.files == 5
+
+
+@pytest.mark.skipif(not os.access(RCLONE, os.X_OK), reason="rclone is not installed")
+def test_a_whole_subtree_is_verified_by_one_flat_listing(tmp_path, s3):
+    """Small directories: a partition that holds a whole subtree (its "T" record, from the
+    partitioner) lists it in one flat LIST, not one per directory. Missing objects under it
+    are still named."""
+    import subprocess
+    src = os.fsencode(str(tmp_path / "src"))
+    for g in range(2):
+        for d in range(12):
+            for i in range(3):
+                write(os.path.join(src, b"g%d/d%02d/f%d" % (g, d, i)), b"%d" % i * 10)
+    entries = [(e.kind, e.size, e.mtime_ns, e.path) for e in Crawl(src)]
+    with LatencyProxy(s3.base + 3, delay=0.0) as proxy:
+        conf = str(tmp_path / "rclone.conf")
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("[counted]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
+                         "access_key_id = %s\nsecret_access_key = %s\n"
+                         % (proxy.port, ACCESS_KEY, SECRET_KEY))
+        tool = RcloneTool(os.fsdecode(src), "counted:%s/trees" % s3.bucket, binary=RCLONE,
+                          config=conf)
+        work = str(tmp_path / "work")
+        os.makedirs(work)
+        list_path, _skipped = tool.prepare(entries, work, trees=[b"g0", b"g1"])
+        with open(os.path.join(work, "log"), "wb") as log:
+            for argv in tool.commands(list_path, work):
+                assert subprocess.run(argv, stdout=log, stderr=log, check=False).returncode == 0
+            proxy.reset_counts()
+            clean = tool.verify(entries, list_path, log)
+            listed = proxy.counts()
+            subprocess.run([RCLONE, "--config", conf, "deletefile",
+                            "counted:%s/trees/g1/d05/f2" % s3.bucket], check=True)
+            result = tool.verify(entries, list_path, log)
+            # a retry (its own list, no trees) lists its own directory again
+            list_path, _skipped = tool.prepare([e for e in entries if e[3] == b"g1/d05/f2"], work)
+            assert not os.path.exists(list_path + ".trees")
+    assert clean.files == 72 and clean.mismatches == []
+    assert listed.get("LIST") == 2, listed  # 24 directories, 2 trees: 2 LISTs
+    assert result.files == 71 and [m[0] for m in result.mismatches] == ["g1/d05/f2"]
+
+
+def test_partitions_name_the_subtrees_they_hold_whole(tmp_path):
+    """The partitioner's "T" records: g0 and g1 (12 directories of 3 files each) fill
+    partitions of 36 entries exactly, each a whole subtree; with smaller partitions no
+    group is whole in one of them, and the first partition's directories are trees of one."""
+    from tests.unit.helpers import new_run, part_ids
+    src = tmp_path / "src"
+    for g in range(2):
+        for d in range(12):
+            for i in range(3):
+                write(os.path.join(os.fsencode(str(src)), b"g%d/d%02d/f%d" % (g, d, i)), b"x")
+    rundir, _ = new_run(tmp_path / "shared", "a", str(src), str(tmp_path / "dst"),
+                        tool="rclone", partition_files=36)
+    assert [rundir.read_partition(p)[2] for p in part_ids(rundir)] == [[b"g0"], [b"g1"]]
+    rundir, _ = new_run(tmp_path / "shared", "b", str(src), str(tmp_path / "dst"),
+                        tool="rclone", partition_files=12)
+    trees = [rundir.read_partition(p)[2] for p in part_ids(rundir)]
+    assert len(trees) == 6
+    assert trees[0] == [b"g0/d00", b"g0/d01", b"g0/d02", b"g0/d03"]
+    assert all(b"g0" not in t and b"g1" not in t for t in trees)
+    rundir, _ = new_run(tmp_path / "shared", "c", str(src), str(tmp_path / "dst"),
+                        tool="rclone", partition_files=1000)
+    assert [rundir.read_partition(p)[2] for p in part_ids(rundir)] == [[b""]], \
+        "the whole source in one partition: one listing of the destination"
