@@ -453,7 +453,7 @@ class RcloneTool(TransferTool):
         trees = []
         if os.path.exists(list_path + ".trees"):
             with open(list_path + ".trees", "rb") as handle:
-                trees = [t for t in handle.read().split(b"\n")[:-1]]
+                trees = handle.read().split(b"\n")[:-1]
         seen = self._list_dirs(names, log, trees) if names else {}
         exact = seen is None
         if exact:
