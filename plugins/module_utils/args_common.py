@@ -54,6 +54,8 @@ TUNABLE_RANGES = dict(
     pods=(1, 10000, "worker pods"),
     max_delete=(0, None, "most deletions a mirror applies"),
     max_delete_share=(0, 1, "largest share of the previous run's entries a mirror deletes"),
+    max_requests_per_second=(0, 1000000, "requests a second to the object store, fleet-wide; "
+                                         "0 = no limit"),
 )
 
 PLAN_ARG = dict(plan=dict(type="dict", options=PLAN_OPTIONS))

@@ -118,7 +118,8 @@ def run_worker(rundir, p):
     kwargs = dict(slots=p["slots"], retries=p["retries"], backoff=p["backoff"],
                   backoff_max=p["backoff_max"], lease_seconds=p["lease_seconds"], poll=p["poll"],
                   binary=p.get("tool_path"), rclone_config=p.get("rclone_config"),
-                  run_wait=p["run_wait"], batch=p.get("batch") or 1)
+                  run_wait=p["run_wait"], batch=p.get("batch") or 1,
+                  max_requests_per_second=p.get("max_requests_per_second") or 0.0)
     if p.get("plan") is None:
         return Worker(rundir, p["host"], **kwargs).run()
     return plan_and_work(rundir, p["host"], p["plan"], opened=p.get("opened"), **kwargs)

@@ -127,6 +127,9 @@ def worker_args(p):
             "--slots", str(int(p["slots"])), "--retries", str(int(p["retries"])),
             "--backoff", str(p["backoff"]), "--lease-seconds", str(p["lease_seconds"]),
             "--run-wait", str(p["run_wait"])]
+    if p.get("max_requests_per_second"):
+        args += ["--max-requests-per-second",
+                 "%.6g" % (float(p["max_requests_per_second"]) / max(1, int(p["pods"])))]
     if p["tool"] == "rclone":
         args += ["--rclone-config", "%s/%s" % (p["secret_mount"].rstrip("/"), SECRET_KEY)]
     return args

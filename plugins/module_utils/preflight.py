@@ -27,7 +27,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
 )
 
 __all__ = ["ToolError", "check_destination", "check_limits", "check_overlaps", "check_shared",
-           "check_source", "check_tool", "check_tool_options", "check_tunables", "find_binary",
+           "check_request_budget", "check_source", "check_tool", "check_tool_options",
+           "check_tunables", "find_binary",
            "rendezvous", "shared_dir_exclude"]
 
 
@@ -77,6 +78,19 @@ def check_tool_options(tool, options):
     if tool not in TOOLS:
         return []  # check_tool says so
     return tool_class(tool).option_problems(options)
+
+
+def check_request_budget(tool, tunables):
+    """A request budget (datamover_max_requests_per_second) for a tool that sends no
+    requests is refused rather than ignored: the user meant to protect something."""
+    budget = _number((tunables or {}).get("max_requests_per_second"))
+    if tool not in TOOLS or not budget or tool_class(tool).sends_requests:
+        return []
+    return ["datamover_max_requests_per_second=%s is refused with %s: it limits the requests "
+            "sent to an object store (rclone), and %s to a file system sends none. Leave it 0; "
+            "to spare the file systems, lower datamover_slots or give --bwlimit in "
+            "datamover_tool_options" % ((tunables or {}).get("max_requests_per_second"), tool,
+                                        tool)]
 
 
 def _inside(path, parent):

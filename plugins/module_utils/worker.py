@@ -67,7 +67,8 @@ class Worker:
     def __init__(self, rundir, host, slots=DEFAULTS["slots"], retries=DEFAULTS["retries"],
                  backoff=DEFAULTS["backoff"], backoff_max=DEFAULTS["backoff_max"],
                  lease_seconds=DEFAULTS["lease_seconds"], poll=DEFAULTS["poll"], binary=None,
-                 rclone_config=None, run_wait=0.0, batch=DEFAULTS["batch"]):
+                 rclone_config=None, run_wait=0.0, batch=DEFAULTS["batch"],
+                 max_requests_per_second=0.0):
         self.rundir = rundir
         self.state = RunState(rundir)
         self.host = host or socket.gethostname()
@@ -85,6 +86,12 @@ class Worker:
         # credentials reach the tool through its environment, never its arguments
         os.environ.update(rundir.read_secrets())
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
+        # This host's share of the fleet's request budget, split evenly over every tool
+        # process it may run at once, so that the fleet never sends more than the budget.
+        self.max_requests_per_second = max(0.0, float(max_requests_per_second or 0))
+        self.per_process_requests = (self.max_requests_per_second
+                                     / (self.slots * self.tool.PROCESSES_PER_SLOT))
+        self.tool.limit_requests(self.per_process_requests)
         self._lock = threading.Lock()
         self._active = {}
         self._stop = threading.Event()
@@ -102,6 +109,7 @@ class Worker:
         self.rundir.write_worker(self.host, dict(
             totals, host=self.host, hostname=socket.gethostname(), pid=os.getpid(),
             slots=self.slots, status=status, rc=rc, error=error, started=self.started,
+            max_requests_per_second=self.max_requests_per_second or None,
             updated=now, seconds=round(now - self.started, 3)))
 
     def _progress_loop(self):

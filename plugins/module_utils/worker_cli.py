@@ -57,6 +57,8 @@ def build_parser():
                     help="rclone config file (a pod: the Secret's file, mounted read-only)")
     ap.add_argument("--batch", type=int, default=8,
                     help="most partitions moved by one tool process while the queue is deep")
+    ap.add_argument("--max-requests-per-second", type=float, default=0.0,
+                    help="this worker's share of the fleet's request budget (0 = no limit)")
     ap.add_argument("--run-wait", type=float, default=60.0,
                     help="seconds to wait for the run to appear in the shared dir")
     return ap
@@ -83,7 +85,8 @@ def main(argv=None):
                         backoff=args.backoff, backoff_max=args.backoff_max,
                         lease_seconds=args.lease_seconds, poll=args.poll, binary=args.tool_path,
                         rclone_config=args.rclone_config, run_wait=args.run_wait,
-                        batch=args.batch)
+                        batch=args.batch,
+                        max_requests_per_second=args.max_requests_per_second)
     except Exception as exc:  # cannot even start: restarting the pod will not help
         return _fail(name, EXIT_UNUSABLE, exc)
     started = time.time()

@@ -51,6 +51,11 @@ options:
     description: Concurrent transfers per pod.
     type: int
     default: 2
+  max_requests_per_second:
+    description: Requests a second the whole Job may send to the object store (0 = no
+      limit); each pod gets an equal share (C(--max-requests-per-second) of the worker).
+    type: float
+    default: 0
   retries:
     description: Further attempts per partition.
     type: int
@@ -204,6 +209,7 @@ ARGS = dict(
     image_pull_secrets=dict(type="list", elements="str", default=[], no_log=False),
     pods=dict(type="int", required=True),
     slots=dict(type="int", default=2),
+    max_requests_per_second=dict(type="float", default=0.0),
     retries=dict(type="int", default=3),
     backoff=dict(type="float", default=5.0),
     lease_seconds=dict(type="float", default=120.0),

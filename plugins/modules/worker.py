@@ -43,6 +43,15 @@ options:
     description: Concurrent transfers on this host.
     type: int
     default: 2
+  max_requests_per_second:
+    description:
+      - Requests a second this host may send to the object store (its share of the fleet's
+        C(datamover_max_requests_per_second)); 0 means no limit. Split evenly over every tool
+        process the host may run at once, O(slots) x 2 (each slot's transfer, and the
+        verification or retry of its previous batch), each capped with rclone's C(--tpslimit).
+      - Ignored by rsync, which sends no requests (preflight refuses a budget with rsync).
+    type: float
+    default: 0
   retries:
     description: Further attempts for a partition whose transfer or verification failed.
     type: int
@@ -191,6 +200,7 @@ def main():
         argument_spec=run_args(
             host=dict(type="str"),
             slots=dict(type="int", default=DEFAULTS["slots"]),
+            max_requests_per_second=dict(type="float", default=0.0),
             retries=dict(type="int", default=DEFAULTS["retries"]),
             backoff=dict(type="float", default=DEFAULTS["backoff"]),
             backoff_max=dict(type="float", default=DEFAULTS["backoff_max"]),

@@ -1,6 +1,7 @@
 """Faults a run must survive, against real SeaweedFS and rclone through migrate.yml."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -152,3 +153,84 @@ def test_store_killed_for_good_fails_listing_partitions_and_a_rerun_moves_only_t
     finally:
         store.stop()
         shutil.rmtree(str(tmp_path / "weed"), ignore_errors=True)
+
+
+def _proxied_config(store, proxy, path):
+    """An rclone.conf whose remote reaches the store through ``proxy``."""
+    store.write_rclone_config(path)
+    with open(path) as handle:
+        text = handle.read().replace(store.endpoint, proxy.endpoint)
+    with open(path, "w") as handle:
+        handle.write(text)
+    return path
+
+
+def _attempts(run_dir):
+    import json
+    out = []
+    for name in os.listdir(run_dir / "results"):
+        with open(run_dir / "results" / name) as handle:
+            out.append(json.load(handle))
+    return out
+
+
+def test_store_throttling_a_quarter_of_requests_loses_nothing(tmp_path, playbook, s3):
+    """A proxy answers 25% of the requests with 503 SlowDown or 429: rclone's low-level
+    retries absorb them, the run succeeds and every file is verified by an independent
+    listing (itself throttled too)."""
+    from tests.lab.throttle_proxy import ThrottleProxy
+    with ThrottleProxy(s3.base + 3, share=0.25, statuses=(503, 429), seed=14) as proxy:
+        src, shared = tmp_path / "src", tmp_path / "shared"
+        files, nbytes = sample_tree(str(src), files=400, big_files=2, big_mib=3)
+        conf = _proxied_config(s3, proxy, str(tmp_path / "rclone.conf"))
+        run = playbook(_vars(src, "dmtest:dmtest/throttled", shared, tool="rclone",
+                             datamover_rclone_config=conf, datamover_run_id="throttled",
+                             datamover_partition_files=50))
+        counts = proxy.counts()
+    assert run.rc == 0, run.stdout[-4000:]
+    rep = run.report
+    assert rep["status"] == "succeeded"
+    assert rep["files"] == files and rep["bytes"] == nbytes
+    assert rep["verified"] == {"files": files, "bytes": nbytes, "mismatches": 0}
+    assert rep["files_not_copied"]["count"] == 0
+    share = counts["throttled"] / counts["total"]
+    assert counts[503] and counts[429] and 0.2 <= share <= 0.3, counts
+    # the retries were rclone's own, per request: no partition had to be sent again
+    resent = [r["part"] for r in _attempts(shared / "throttled") if len(r["attempts"]) > 1]
+    print("throttled %d of %d requests (%.0f%%: %d x 503, %d x 429); partitions re-sent: %s"
+          % (counts["throttled"], counts["total"], 100 * share, counts[503], counts[429],
+             resent or "none"))
+
+
+def test_request_budget_keeps_the_fleet_under_it(tmp_path, playbook, s3):
+    """datamover_max_requests_per_second=20 over two hosts x two slots: the requests the
+    proxy counts in any one-second window stay under the budget plus one burst token per
+    rclone process, and the run is as slow as the budget says (it did bind)."""
+    from tests.lab.throttle_proxy import ThrottleProxy
+    budget = 20
+    with ThrottleProxy(s3.base + 3, share=0.0) as proxy:
+        src, shared = tmp_path / "src", tmp_path / "shared"
+        files, nbytes = sample_tree(str(src), files=300, big_files=0)
+        conf = _proxied_config(s3, proxy, str(tmp_path / "rclone.conf"))
+        run = playbook(_vars(src, "dmtest:dmtest/budget", shared, tool="rclone",
+                             datamover_rclone_config=conf, datamover_run_id="budget",
+                             datamover_partition_files=25,
+                             datamover_max_requests_per_second=budget))
+        counts = proxy.counts()
+        peak, at = proxy.max_in_window(1.0)
+        log = proxy.requests()
+    assert run.rc == 0, run.stdout[-4000:]
+    rep = run.report
+    assert rep["status"] == "succeeded" and rep["files"] == files
+    assert rep["verified"] == {"files": files, "bytes": nbytes, "mismatches": 0}
+    span = log[-1][0] - log[0][0]
+    # 2 hosts x 2 slots x 2 processes (transfer, verification): one burst token each
+    processes = 2 * 2 * 2
+    print("budget %d/s: %d requests in %.1f s (%.1f/s on average), peak %d in one second "
+          "(at +%.1f s)" % (budget, counts["total"], span, counts["total"] / span, peak, at))
+    assert peak <= budget + processes, (peak, at)
+    assert counts["total"] / span <= budget
+    assert span >= counts["total"] / budget * 0.8  # the budget bound the run
+    shares = {w["host"]: w.get("max_requests_per_second")
+              for w in (json.load(open(p)) for p in (shared / "budget" / "workers").glob("*.json"))}
+    assert shares and all(v == budget / 2 for v in shares.values()), shares

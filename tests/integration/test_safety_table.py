@@ -80,7 +80,8 @@ def _preflight_args(v):
         partition_bytes=int(num("partition_bytes")), engine=v["datamover_partition_engine"],
         tunables={k: num(k) for k in ("slots", "partition_files", "partition_bytes",
                                       "transfers", "crawl_threads", "retries", "backoff",
-                                      "lease_seconds", "watch_interval", "timeout")})
+                                      "lease_seconds", "watch_interval", "timeout",
+                                      "max_requests_per_second")})
 
 
 def _listing(root):

@@ -94,6 +94,8 @@ class TransferTool(abc.ABC):
     # Options that take a value as the next argument: that argument is not an option.
     long_with_value = frozenset()
     short_with_value = frozenset()
+    # Whether the tool sends requests to an object store (a request budget applies to it).
+    sends_requests = False
     # Whether an argument that is not an option is refused (rsync would take it as one
     # more source to copy).
     refuse_positional = False
@@ -162,6 +164,16 @@ class TransferTool(abc.ABC):
         one attempt."""
         del entries, log_path, memo
         return None
+
+    # Tool processes one slot may run at once: its transfer, and behind it the verification
+    # (or the retry) of the batch before (worker._process). A request budget is split by this.
+    PROCESSES_PER_SLOT = 2
+
+    def limit_requests(self, per_process):
+        """Cap every process this adapter starts at ``per_process`` requests a second to the
+        destination (0 = no cap). Tools that send no requests (rsync to a file system) keep
+        this no-op; preflight refuses a budget for them."""
+        del per_process
 
     def recover(self, entries):
         """Remove what an attempt killed mid-way (lost host) may have left at the destination.

@@ -132,6 +132,7 @@ _LINKS = "use datamover_symlinks (links keeps them as .rclonelink objects, skip 
 class RcloneTool(TransferTool):
     name = "rclone"
     min_version = MIN_VERSION
+    sends_requests = True
     refused_options = {
         **dict.fromkeys(("--delete-before", "--delete-during", "--delete-after",
                          "--delete-excluded", "--max-delete", "--max-delete-size",
@@ -174,6 +175,18 @@ class RcloneTool(TransferTool):
         path = path if spec else ""
         bucket_prefix = path.strip("/").split("/", 1)
         self._prefix_len = len(bucket_prefix[1].encode("utf-8")) + 1 if len(bucket_prefix) > 1 else 0
+        self.requests_per_second = 0.0  # this process's share of the request budget; 0 = none
+
+    def limit_requests(self, per_process):
+        """Every rclone process this adapter starts sends at most ``per_process`` requests a
+        second (0 = no limit): --tpslimit counts every HTTP transaction (PUT, part, HEAD, LIST),
+        and a burst of 1 keeps any one-second window within the rate plus one request."""
+        self.requests_per_second = max(0.0, float(per_process or 0))
+
+    def limit_flags(self):
+        if not self.requests_per_second:
+            return []
+        return ["--tpslimit", "%.6g" % self.requests_per_second, "--tpslimit-burst", "1"]
 
     @classmethod
     def split_secrets(cls, destination, options):
@@ -271,10 +284,16 @@ class RcloneTool(TransferTool):
         return []
 
     def base_argv(self):
+        """The start of every rclone command of a run: the binary, its config and the
+        process's share of the request budget."""
         argv = [self.binary]
         if self.config:
             argv += ["--config", self.config]
-        return argv
+        return argv + self.limit_flags()
+
+    def destination_name(self, kind, rel):
+        """The object's name relative to the destination (None: not movable exactly)."""
+        return self._dest_name(kind, rel)
 
     def _dest_name(self, kind, rel):
         """Object name relative to the destination, or None when it cannot be moved exactly."""
