@@ -40,6 +40,7 @@ ARGS = dict(
     host=dict(type="str"),
     report=dict(type="bool", default=False),
     started=dict(type="float"),
+    max_requests_per_second=dict(type="float", default=0.0),
     interval=dict(type="float", default=10.0),
     timeout=dict(type="float", default=0.0),
     lease_seconds=dict(type="float", default=120.0),
@@ -130,7 +131,9 @@ class ActionModule(ActionBase):
                       worker_problems=worker_problems(st, args["lease_seconds"]))
         if args["report"]:
             rep = self._report(local, {"shared_dir": args["shared_dir"], "run_id": args["run_id"],
-                                       "started": args["started"]}, task_vars)
+                                       "started": args["started"],
+                                       "max_requests_per_second":
+                                           args["max_requests_per_second"]}, task_vars)
             if rep.get("failed"):
                 raise AnsibleActionFail("cannot write the report: %s" % rep.get("msg"))
             result.update(changed=True, report=rep["report"], summary=rep["summary"],
@@ -159,7 +162,8 @@ class ActionModule(ActionBase):
                                         module_args=report_args, task_vars=task_vars)
         try:
             return make_report(RunDir(report_args["shared_dir"], report_args["run_id"]),
-                               started=report_args["started"])
+                               started=report_args["started"],
+                               max_requests_per_second=report_args["max_requests_per_second"])
         except (DatamoverError, OSError) as exc:
             return {"failed": True, "msg": str(exc)}
 

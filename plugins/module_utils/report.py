@@ -125,6 +125,7 @@ def build_report(rundir, started=None, records=None):
                             "samples": notes["unrepresentable"][1]},
         "skipped": {"count": notes["skipped"][0], "samples": notes["skipped"][1]},
         "incremental": plan.get("incremental"),  # datamover_since: the diff and the mirror
+        "multipart_uploads": _uploads(rundir.read_uploads()),
         "settings": {k: meta.get(k) for k in SETTINGS if k in meta},
         "timeline": timeline(spans),
         "excluded_automatically": {"count": len(meta.get("excluded_automatically") or []),
@@ -133,6 +134,20 @@ def build_report(rundir, started=None, records=None):
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return report
+
+
+def _uploads(record):
+    """report.json's view of uploads.json: counts and samples of the multipart uploads the
+    run aborted, of those under its destination it left alone (and why), or why it could
+    not check."""
+    if record is None:
+        return None
+    return {"checked": bool(record.get("checked")), "reason": record.get("reason"),
+            "error": record.get("error"), "listed": record.get("listed", 0),
+            "aborted": len(record.get("aborted") or []),
+            "aborted_samples": (record.get("aborted") or [])[:SAMPLES],
+            "kept": len(record.get("kept") or []),
+            "kept_samples": (record.get("kept") or [])[:SAMPLES]}
 
 
 def timeline(spans, bins=120):
@@ -216,8 +231,15 @@ def write_report(rundir, report, records=None):
     return path_json, path_md
 
 
-def make_report(rundir, started=None):
-    """Build and write the report; what the run_report module and the watch return."""
+def make_report(rundir, started=None, max_requests_per_second=0.0, tidy=True):
+    """Build and write the report; what the run_report module and the watch return. With
+    ``tidy``, a run that is over first aborts the multipart uploads it left behind
+    (leftovers.py), within the request budget, and the report says so."""
+    if tidy:
+        from ansible_collections.datamover.fleet.plugins.module_utils.leftovers import (
+            abort_own_uploads,
+        )
+        abort_own_uploads(rundir, max_requests_per_second)
     records = []
     report = build_report(rundir, started=started, records=records)
     path_json, path_md = write_report(rundir, report, records)
@@ -241,7 +263,22 @@ def summary_lines(report):
             report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
             report["verified"]["mismatches"]),
     ] + _source_line(report) + _not_copied_line(report) + _incremental_lines(
-        report.get("incremental"))
+        report.get("incremental")) + _uploads_lines(report.get("multipart_uploads"))
+
+
+def _uploads_lines(up):
+    """What the end of the run did about the multipart uploads it left behind."""
+    if not up:
+        return []
+    if up.get("error"):
+        return ["multipart uploads NOT CHECKED: %s" % up["error"]]
+    if not up["checked"]:
+        return ["multipart uploads not checked yet: %s" % up.get("reason")]
+    line = "multipart uploads left by this run: %d aborted" % up["aborted"]
+    if up["kept"]:
+        line += "; %d under the destination left alone (not this run's, or not abortable: " \
+                "listed in report.md)" % up["kept"]
+    return [line]
 
 
 def _incremental_lines(inc):
@@ -341,6 +378,15 @@ def render_markdown(report):
         if inc.get("renamed_dir_samples"):
             out += ["", "## Directories that look renamed (new + deleted)", ""]
             out += ["- `%s` -> `%s`" % (a, b) for a, b in inc["renamed_dir_samples"]]
+    up = report.get("multipart_uploads") or {}
+    for key, title in (("aborted", "Multipart uploads aborted (left by this run's killed "
+                                   "transfers)"),
+                       ("kept", "Multipart uploads under the destination left alone")):
+        if up.get(key):
+            out += ["", "## %s: %d" % (title, up[key]), ""]
+            out += ["- `%s` (upload %s, initiated %s)%s" % (
+                _cell(u["key"]), u.get("upload_id"), u.get("initiated"),
+                ": " + u["reason"] if u.get("reason") else "") for u in up[key + "_samples"]]
     out += ["", "Run directory: `%s`" % report["run_dir"], ""]
     return "\n".join(out)
 

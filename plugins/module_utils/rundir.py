@@ -396,6 +396,13 @@ class RunDir:
     def html_report_path(self):
         return self.p("report.html")
 
+    def write_uploads(self, record):
+        """What the end of the run did about multipart uploads left at the destination."""
+        atomic_write_json(self.p("uploads.json"), record)
+
+    def read_uploads(self):
+        return read_json(self.p("uploads.json"))
+
     def not_copied_path(self):
         """The complete list of files not copied, named by report.json (report.py writes it)."""
         return self.p("not-copied.jsonl")

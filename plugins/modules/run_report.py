@@ -22,6 +22,15 @@ options:
   started:
     description: Epoch seconds when this execution of the run started (for C(seconds)).
     type: float
+  max_requests_per_second:
+    description:
+      - Request budget of the end-of-run clean-up at the object store (0 = no limit).
+      - Once every partition is settled, the unfinished multipart uploads the run left behind
+        (a transfer killed mid-file) are aborted, and only those (initiated since the run
+        started, named for a file of the plan, under its destination); C(report.json)'s
+        C(multipart_uploads) says what was aborted and what was left alone.
+    type: float
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -67,11 +76,14 @@ from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunD
 
 
 def _report(p):
-    return make_report(RunDir(p["shared_dir"], p["run_id"]), started=p["started"])
+    return make_report(RunDir(p["shared_dir"], p["run_id"]), started=p["started"],
+                       max_requests_per_second=p["max_requests_per_second"])
 
 
 def main():
-    module = AnsibleModule(argument_spec=run_args(started=dict(type="float")),
+    module = AnsibleModule(argument_spec=run_args(started=dict(type="float"),
+                                                  max_requests_per_second=dict(
+                                                      type="float", default=0.0)),
                            supports_check_mode=False)
     module.exit_json(changed=True, **guarded(module, _report, module.params))
 

@@ -234,3 +234,117 @@ def test_request_budget_keeps_the_fleet_under_it(tmp_path, playbook, s3):
     shares = {w["host"]: w.get("max_requests_per_second")
               for w in (json.load(open(p)) for p in (shared / "budget" / "workers").glob("*.json"))}
     assert shares and all(v == budget / 2 for v in shares.values()), shares
+
+
+def _uploads(store, root):
+    import subprocess
+
+    from tests.lab.seaweed import rclone_binary
+    proc = subprocess.run([rclone_binary(), "backend", "list-multipart-uploads", root],
+                          env=store.rclone_env(), capture_output=True, check=True)
+    return sorted(u["Key"] for items in json.loads(proc.stdout).values() for u in items or ())
+
+
+def _leave_upload(store, src_file, dest):
+    """A multipart upload left behind the way a crash leaves one: rclone SIGKILLed once the
+    store lists the upload."""
+    import subprocess
+
+    from tests.lab.seaweed import rclone_binary
+    key = dest.split(":", 1)[1].split("/", 1)[1]
+    proc = subprocess.Popen([rclone_binary(), "copyto", src_file, dest, "--s3-upload-cutoff=5M",
+                             "--s3-chunk-size=5M", "--bwlimit=2M"], env=store.rclone_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline and key not in _uploads(store, "dmtest:dmtest"):
+        time.sleep(0.3)
+    proc.kill()
+    proc.wait()
+    assert key in _uploads(store, "dmtest:dmtest")
+
+
+def _rclone_copies(marker):
+    """pids of the rclone copy processes whose arguments hold ``marker`` (this run's)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"rclone" and b"copy" in argv \
+                and any(marker.encode() in a for a in argv):
+            out.append(int(pid))
+    return out
+
+
+def test_killed_multipart_upload_is_aborted_at_the_end_and_only_the_runs_own(
+        tmp_path, playbook):
+    """rclone is SIGKILLed while it uploads a 24 MiB file in parts: the retry sends the file
+    again, and the report step aborts the upload the killed attempt left. Uploads that are not
+    the run's survive: one under its destination initiated before the run (for a file of the
+    plan), and one outside it (``mp2/`` beside ``mp/``) initiated during the run."""
+    import signal
+    store = SeaweedS3(bucket="dmtest", workdir=str(tmp_path / "weed"))
+    store.start()
+    try:
+        src, shared = tmp_path / "src", tmp_path / "shared"
+        files, nbytes = sample_tree(str(src / "data"), files=40, big_files=0)
+        (src / "big").mkdir()
+        with open(src / "big" / "a.bin", "wb") as handle:
+            handle.write(os.urandom(24 << 20))
+        with open(src / "big" / "c.bin", "wb") as handle:
+            handle.write(os.urandom(1024))
+        files, nbytes = files + 2, nbytes + (24 << 20) + 1024
+        scratch = str(tmp_path / "scratch.bin")
+        with open(scratch, "wb") as handle:
+            handle.write(os.urandom(12 << 20))
+        # another writer's upload under the destination, for a file of the plan, before the run
+        _leave_upload(store, scratch, "dmtest:dmtest/mp/big/c.bin")
+        time.sleep(1.5)  # the store's clock counts whole seconds
+        conf = store.write_rclone_config(str(tmp_path / "rclone.conf"))
+        out = {}
+        thread = threading.Thread(target=lambda: out.update(run=playbook(_vars(
+            src, "dmtest:dmtest/mp", shared, tool="rclone", datamover_rclone_config=conf,
+            datamover_run_id="multipart", datamover_partition_files=100, datamover_slots=1,
+            datamover_retries=2, datamover_backoff=1,
+            datamover_tool_options=["--s3-upload-cutoff=5M", "--s3-chunk-size=5M",
+                                    "--bwlimit=3M"]))))
+        thread.start()
+        deadline = time.time() + 120
+        killed = None
+        while time.time() < deadline and killed is None:
+            if "mp/big/a.bin" in _uploads(store, "dmtest:dmtest/mp/"):
+                for pid in _rclone_copies(str(shared)):
+                    os.kill(pid, signal.SIGKILL)
+                    killed = pid
+            time.sleep(0.2)
+        assert killed, "no multipart upload of big/a.bin seen"
+        # another writer, beside the destination, during the run
+        _leave_upload(store, scratch, "dmtest:dmtest/mp2/big/a.bin")
+        thread.join(600)
+        run = out["run"]
+        assert run.rc == 0, run.stdout[-4000:]
+        rep = run.report
+        assert rep["status"] == "succeeded" and rep["files"] == files
+        assert rep["verified"] == {"files": files, "bytes": nbytes, "mismatches": 0}
+        up = rep["multipart_uploads"]
+        assert up["checked"] and not up["error"], up
+        assert up["aborted"] == 1 and up["aborted_samples"][0]["key"] == "mp/big/a.bin", up
+        assert [k["key"] for k in up["kept_samples"]] == ["mp/big/c.bin"], up
+        assert "initiated before this run" in up["kept_samples"][0]["reason"]
+        assert "multipart uploads left by this run: 1 aborted" in run.stdout
+        with open(shared / "multipart" / "report.md") as handle:
+            assert "mp/big/a.bin" in handle.read()
+        # what is left at the store: the two uploads of other writers, none of the run's
+        assert _uploads(store, "dmtest:dmtest") == ["mp/big/c.bin", "mp2/big/a.bin"]
+        resent = [r for r in _attempts(shared / "multipart") if len(r["attempts"]) > 1]
+        assert resent, "the killed attempt was not retried"
+        print("killed rclone pid %d mid-upload; re-sent %d partition(s); aborted %s; left "
+              "alone %s" % (killed, len(resent), [a["key"] for a in up["aborted_samples"]],
+                            _uploads(store, "dmtest:dmtest")))
+    finally:
+        store.stop()
+        shutil.rmtree(str(tmp_path / "weed"), ignore_errors=True)

@@ -184,6 +184,15 @@ class TransferTool(abc.ABC):
     def cleanup(self):
         """End of the run: remove anything of ours left at the destination."""
 
+    def abort_own_uploads(self, started, planned_names):
+        """End of the run: abort the unfinished multipart uploads this run left (a transfer
+        killed mid-file), and only those: initiated at ``started`` (epoch seconds) or later,
+        named for a file of the plan (``planned_names()`` returns the set of names, relative
+        to the destination, as the tool writes them). Returns a record (uploads.json) or None
+        when the tool makes no multipart uploads."""
+        del started, planned_names
+        return None
+
 
 def option_problems(tool, options):
     """Check datamover_tool_options against ``tool``'s policy. Every way the tool itself

@@ -4,9 +4,12 @@
 """rclone adapter: POSIX to object storage (OCI Object Storage, S3, any rclone remote)."""
 from __future__ import annotations
 
+import calendar
 import json
 import os
+import re
 import subprocess
+import time
 import unicodedata
 import uuid
 
@@ -547,6 +550,126 @@ class RcloneTool(TransferTool):
                 if other is not None and other != base:
                     held[name] = (head + b"/" + other) if head else other
         return held
+
+    # --- multipart uploads left behind ----------------------------------------------------
+    def _uploads_root(self):
+        """(remote spec + bucket, prefix inside the bucket or "")."""
+        spec, path = split_remote(self.destination)
+        bucket, _sep, prefix = path.strip("/").partition("/")
+        return spec + bucket, prefix.strip("/")
+
+    def list_uploads(self):
+        """[Upload] of every unfinished multipart upload whose key starts with the
+        destination's prefix (rclone lists by name prefix, so "data" also lists "data2/..."):
+        ``rclone backend list-multipart-uploads`` (S3: Key/UploadId/Initiated, OCI:
+        object/uploadId/timeCreated)."""
+        root, prefix = self._uploads_root()
+        argv = self.base_argv() + ["backend", "list-multipart-uploads",
+                                   root + "/" + (prefix + "/" if prefix else "")]
+        rc, out, err = run_quiet(argv)
+        if rc != 0:
+            raise ToolError("rclone backend list-multipart-uploads %s failed with exit code %d "
+                            "(%s)" % (redact(self.destination), rc, last_line(err)))
+        uploads = []
+        for items in (json.loads(out or b"{}") or {}).values():
+            for item in items or ():
+                key = item.get("Key", item.get("object"))
+                upload_id = item.get("UploadId", item.get("uploadId"))
+                if key is None or upload_id is None:
+                    continue
+                initiated = item.get("Initiated", item.get("timeCreated"))
+                uploads.append(Upload(key, upload_id, _epoch(initiated), initiated))
+        return uploads
+
+    def abort_own_uploads(self, started, planned_names):
+        """Abort the multipart uploads this run left at the destination, and no other.
+
+        Ours: a key under the destination, named for a file of the plan, initiated at the
+        run's start or later (the store's clock against the run's; both are expected to
+        keep time). rclone aborts by name prefix and age only (``backend cleanup -o max-age``
+        aborts every upload older than that whose key starts with the root), so each of our
+        keys is cleaned on its own, with a max-age that spares anything initiated after the
+        newest of ours, and only when no upload of another writer starts with the same key
+        (that one would go too: ours is then kept and said so). A listing afterwards says
+        what is really gone."""
+        root, prefix = self._uploads_root()
+        head = prefix + "/" if prefix else ""
+        listed = self.list_uploads()
+        under = [u for u in listed if u.key.startswith(head)]
+        kept, own = [], []
+        planned = None
+        for upload in under:
+            if upload.initiated is None or upload.initiated < started:
+                kept.append(upload.record("initiated before this run: not its upload"))
+                continue
+            if planned is None:
+                planned = planned_names()
+            if upload.key[len(head):].encode("utf-8", "surrogateescape") not in planned:
+                kept.append(upload.record("not a file of this run: not its upload"))
+                continue
+            own.append(upload)
+        own_ids = {u.upload_id for u in own}
+        by_key = {}
+        for upload in own:
+            by_key.setdefault(upload.key, []).append(upload)
+        tried = []
+        for key, uploads in sorted(by_key.items()):
+            others = [u for u in listed if u.key.startswith(key) and u.upload_id not in own_ids]
+            if others:
+                kept += [u.record("not aborted: an upload of another writer (%s) starts with "
+                                  "the same name, and rclone aborts by name prefix"
+                                  % others[0].key) for u in uploads]
+                continue
+            newest = max(u.initiated for u in uploads)
+            while time.time() - (newest + 1.0) < 0.5:
+                time.sleep(0.25)  # the cutoff must lie after our newest, before anyone's next
+            age = time.time() - (newest + 1.0)
+            rc, _out, err = run_quiet(self.base_argv() + [
+                "backend", "cleanup", "-o", "max-age=%.3fs" % age, root + "/" + key + "/"])
+            if rc != 0:
+                kept += [u.record("rclone backend cleanup failed with exit code %d (%s)"
+                                  % (rc, last_line(err))) for u in uploads]
+                continue
+            tried += uploads
+        still = {u.upload_id for u in self.list_uploads()} if tried else set()
+        aborted = [u.record() for u in tried if u.upload_id not in still]
+        kept += [u.record("still listed after rclone backend cleanup (a name rclone encodes "
+                          "differently?): abort it with the store's own tools")
+                 for u in tried if u.upload_id in still]
+        return {"checked": True, "listed": len(under), "aborted": aborted, "kept": kept}
+
+
+class Upload:
+    """An unfinished multipart upload as the store lists it."""
+
+    def __init__(self, key, upload_id, initiated, initiated_text=None):
+        self.key, self.upload_id, self.initiated = key, upload_id, initiated
+        self.initiated_text = initiated_text
+
+    def record(self, reason=None):
+        out = {"key": self.key, "upload_id": self.upload_id, "initiated": self.initiated_text}
+        if reason:
+            out["reason"] = reason
+        return out
+
+
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+
+
+def _epoch(text):
+    """'2026-11-26T03:53:20Z' (S3), '2026-11-26T03:53:20.123+00:00' (OCI) -> epoch seconds;
+    None when it cannot be read (such an upload is never taken for ours)."""
+    match = _TIME.match(str(text or "").strip())
+    if not match:
+        return None
+    seconds = calendar.timegm(time.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S"))
+    fraction = float(match.group(2)) if match.group(2) else 0.0
+    zone = match.group(3) or "Z"
+    if zone != "Z":
+        sign = -1 if zone[0] == "+" else 1
+        digits = zone[1:].replace(":", "")
+        seconds += sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return seconds + fraction
 
 
 def _name_key(name):
