@@ -30,6 +30,7 @@ ARGS = dict(
     plan_jid=dict(type="str"),
     report=dict(type="bool", default=False),
     started=dict(type="float"),
+    max_requests_per_second=dict(type="float", default=0.0),
     interval=dict(type="float", default=10.0),
     timeout=dict(type="float", default=0.0),
     lease_seconds=dict(type="float", default=120.0),
@@ -132,7 +133,9 @@ class ActionModule(ActionBase):
         if args["report"]:
             rep = self._module("datamover.fleet.run_report",
                                {"shared_dir": args["shared_dir"], "run_id": args["run_id"],
-                                "started": args["started"]}, task_vars)
+                                "started": args["started"],
+                                "max_requests_per_second": args["max_requests_per_second"]},
+                               task_vars)
             if rep.get("failed"):
                 raise AnsibleActionFail("cannot write the report: %s" % rep.get("msg"))
             result.update(changed=True, report=rep["report"], summary=rep["summary"],

@@ -80,12 +80,19 @@ def check_tool_options(tool, options):
     return tool_class(tool).option_problems(options)
 
 
-def check_request_budget(tool, tunables):
+def check_request_budget(tool, tunables, options=()):
     """A request budget (datamover_max_requests_per_second) for a tool that sends no
-    requests is refused rather than ignored: the user meant to protect something."""
+    requests is refused rather than ignored: the user meant to protect something. With a
+    budget, a --tpslimit of the user's would override each process's share."""
     budget = _number((tunables or {}).get("max_requests_per_second"))
-    if tool not in TOOLS or not budget or tool_class(tool).sends_requests:
+    if tool not in TOOLS or not budget:
         return []
+    if tool_class(tool).sends_requests:
+        own = ("--tpslimit", "--tpslimit-burst")
+        given = [str(o) for o in options or () if str(o).split("=", 1)[0] in own]
+        return ["datamover_tool_options: %s is refused with datamover_max_requests_per_second: "
+                "datamover gives every rclone process its share of the budget; drop %s"
+                % (given[0], given[0].split("=", 1)[0])] if given else []
     return ["datamover_max_requests_per_second=%s is refused with %s: it limits the requests "
             "sent to an object store (rclone), and %s to a file system sends none. Leave it 0; "
             "to spare the file systems, lower datamover_slots or give --bwlimit in "

@@ -46,6 +46,11 @@ options:
   started:
     description: Epoch seconds when this execution started, for the report's C(seconds).
     type: float
+  max_requests_per_second:
+    description: With O(report), the request budget of the end-of-run clean-up of the
+      multipart uploads the run left behind (see M(datamover.fleet.run_report)); 0 = no limit.
+    type: float
+    default: 0
   interval:
     description: Seconds between progress lines (polling starts faster and backs off to this).
     type: float

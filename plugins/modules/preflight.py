@@ -176,7 +176,7 @@ def _refusals(p):
               if k not in p["tunables"]}
     return (pf.check_limits(limits) + pf.check_tunables(p["tunables"])
             + pf.check_tool_options(p["tool"], p["tool_options"])
-            + pf.check_request_budget(p["tool"], p["tunables"])
+            + pf.check_request_budget(p["tool"], p["tunables"], p["tool_options"])
             + pf.check_overlaps(p["source"], p["destination"], p["tool"], p["shared_dir"]))
 
 

@@ -338,6 +338,8 @@ def test_killed_multipart_upload_is_aborted_at_the_end_and_only_the_runs_own(
         assert "multipart uploads left by this run: 1 aborted" in run.stdout
         with open(shared / "multipart" / "report.md") as handle:
             assert "mp/big/a.bin" in handle.read()
+        with open(shared / "multipart" / "report.html") as handle:
+            assert "multipart uploads left by this run: 1 aborted" in handle.read()
         # what is left at the store: the two uploads of other writers, none of the run's
         assert _uploads(store, "dmtest:dmtest") == ["mp/big/c.bin", "mp2/big/a.bin"]
         resent = [r for r in _attempts(shared / "multipart") if len(r["attempts"]) > 1]

@@ -49,6 +49,16 @@ def test_rsync_refuses_a_budget_rclone_takes_it():
     assert not RsyncTool.sends_requests and RcloneTool.sends_requests
 
 
+def test_a_tpslimit_of_the_user_is_refused_with_a_budget():
+    budget = {"max_requests_per_second": 10}
+    refused = pf.check_request_budget("rclone", budget, ["--tpslimit=50"])
+    assert len(refused) == 1 and "drop --tpslimit" in refused[0]
+    assert pf.check_request_budget("rclone", budget, ["--tpslimit-burst", "5"])
+    # without a budget, --tpslimit is the user's business
+    assert pf.check_request_budget("rclone", {"max_requests_per_second": 0},
+                                   ["--tpslimit=50"]) == []
+
+
 def test_budget_range():
     assert pf.check_tunables({"max_requests_per_second": -1})
     assert pf.check_tunables({"max_requests_per_second": 0.5}) == []
