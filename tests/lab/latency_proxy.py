@@ -4,7 +4,8 @@ This kernel has no netem, so latency comes from here: every chunk read from one 
 forwarded to the other ``delay`` seconds later, order kept per direction (one queue and one
 writer per direction, like a long link). The client-to-server stream is scanned for HTTP/1.1
 request lines, so a benchmark can count the requests a tool sends per object (PUT, HEAD, GET
-and LIST alike), which is what an object store bills and throttles.
+and LIST alike; UPLOADS for a listing of unfinished multipart uploads), which is what an object
+store bills and throttles.
 
 Runs in a thread of the calling process: ``with LatencyProxy(target_port, delay=0.01) as p``.
 """
@@ -86,7 +87,9 @@ class LatencyProxy:
     def _count(self, data):
         for match in _REQUEST.finditer(data):
             method, path = match.group(1).decode(), match.group(2)
-            if method == "GET" and (b"list-type=" in path or b"?delimiter" in path
+            if method == "GET" and b"?" in path and re.search(rb"[?&]uploads(=|&|$)", path):
+                method = "UPLOADS"  # ListMultipartUploads: the end of a run's leftover check
+            elif method == "GET" and (b"list-type=" in path or b"?delimiter" in path
                                     or b"&delimiter" in path or path.rstrip(b"/").count(b"/") <= 1
                                     and b"?" in path):
                 method = "LIST"
