@@ -41,6 +41,8 @@ ARGS = dict(
     report=dict(type="bool", default=False),
     started=dict(type="float"),
     max_requests_per_second=dict(type="float", default=0.0),
+    tool_path=dict(type="path"),
+    rclone_config=dict(type="path"),
     interval=dict(type="float", default=10.0),
     timeout=dict(type="float", default=0.0),
     lease_seconds=dict(type="float", default=120.0),
@@ -133,7 +135,9 @@ class ActionModule(ActionBase):
             rep = self._report(local, {"shared_dir": args["shared_dir"], "run_id": args["run_id"],
                                        "started": args["started"],
                                        "max_requests_per_second":
-                                           args["max_requests_per_second"]}, task_vars)
+                                           args["max_requests_per_second"],
+                                       "tool_path": args["tool_path"],
+                                       "rclone_config": args["rclone_config"]}, task_vars)
             if rep.get("failed"):
                 raise AnsibleActionFail("cannot write the report: %s" % rep.get("msg"))
             result.update(changed=True, report=rep["report"], summary=rep["summary"],
@@ -163,7 +167,9 @@ class ActionModule(ActionBase):
         try:
             return make_report(RunDir(report_args["shared_dir"], report_args["run_id"]),
                                started=report_args["started"],
-                               max_requests_per_second=report_args["max_requests_per_second"])
+                               max_requests_per_second=report_args["max_requests_per_second"],
+                               tool_path=report_args["tool_path"],
+                               rclone_config=report_args["rclone_config"])
         except (DatamoverError, OSError) as exc:
             return {"failed": True, "msg": str(exc)}
 

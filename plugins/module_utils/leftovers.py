@@ -47,9 +47,10 @@ def planned_names(rundir, tool):
     return names
 
 
-def abort_own_uploads(rundir, max_requests_per_second=0.0):
+def abort_own_uploads(rundir, max_requests_per_second=0.0, binary=None, config=None):
     """Abort the run's leftover multipart uploads when the run is over; record and return
-    what was done (None for a tool without multipart uploads)."""
+    what was done (None for a tool without multipart uploads). ``binary`` and ``config``:
+    this host's tool and rclone config when not the run's (datamover_tool_path)."""
     meta = rundir.load()
     if not tool_class(meta["tool"]).sends_requests:
         return None
@@ -64,7 +65,7 @@ def abort_own_uploads(rundir, max_requests_per_second=0.0):
     saved = dict(os.environ)
     try:
         os.environ.update(rundir.read_secrets())  # rclone reads credentials from there
-        tool = make_tool(meta)
+        tool = make_tool(meta, binary=binary, config=config)
         tool.limit_requests(max_requests_per_second)
         if started is None:
             raise DatamoverError("run.json has no readable start time (created)")

@@ -31,6 +31,13 @@ options:
         C(multipart_uploads) says what was aborted and what was left alone.
     type: float
     default: 0
+  tool_path:
+    description: Path of the transfer tool binary on this host, when it is not on PATH (for
+      the end-of-run clean-up).
+    type: path
+  rclone_config:
+    description: rclone config file on this host, when not the one recorded in the run.
+    type: path
 """
 
 EXAMPLES = r"""
@@ -77,13 +84,16 @@ from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunD
 
 def _report(p):
     return make_report(RunDir(p["shared_dir"], p["run_id"]), started=p["started"],
-                       max_requests_per_second=p["max_requests_per_second"])
+                       max_requests_per_second=p["max_requests_per_second"],
+                       tool_path=p["tool_path"], rclone_config=p["rclone_config"])
 
 
 def main():
     module = AnsibleModule(argument_spec=run_args(started=dict(type="float"),
                                                   max_requests_per_second=dict(
-                                                      type="float", default=0.0)),
+                                                      type="float", default=0.0),
+                                                  tool_path=dict(type="path"),
+                                                  rclone_config=dict(type="path")),
                            supports_check_mode=False)
     module.exit_json(changed=True, **guarded(module, _report, module.params))
 

@@ -38,6 +38,12 @@ options:
       multipart uploads the run left behind (see M(datamover.fleet.run_report)); 0 = no limit.
     type: float
     default: 0
+  tool_path:
+    description: With O(report), the transfer tool binary on this host when it is not on PATH.
+    type: path
+  rclone_config:
+    description: With O(report), the rclone config file on this host when not the run's.
+    type: path
   interval:
     description: Seconds between progress lines (polling starts faster and backs off to this).
     type: float
