@@ -114,6 +114,7 @@ class RsyncTool(TransferTool):
         self.options = list(options or [])
         self.binary = binary
         self.verify_mode = verify
+        self._destination_made = False
 
     @classmethod
     def from_meta(cls, meta, binary, config=None):
@@ -159,6 +160,12 @@ class RsyncTool(TransferTool):
         list_path = os.path.join(workdir, "paths0.txt")
         with open(list_path, "wb") as handle:
             handle.write(b"".join(name + b"\0" for name in names))
+        if not self._destination_made:
+            # Several rsyncs starting at once into a destination that does not exist yet race
+            # to create it, and the losers fail ("mkdir failed: File exists", code 11) and are
+            # sent again: create it once per worker, before the first transfer.
+            os.makedirs(self.destination, exist_ok=True)
+            self._destination_made = True
         return list_path, []
 
     def commands(self, list_path, workdir, retry=False):

@@ -232,6 +232,13 @@ def test_verify_symlink_that_vanished_from_source(moved):
     assert result.mismatches == []
 
 
+def test_prepare_creates_a_missing_destination_once(tmp_path):
+    """Two slots' rsyncs starting at once would race to create it (one fails with code 11)."""
+    tool = RsyncTool(str(tmp_path / "src"), str(tmp_path / "new" / "dst"))
+    tool.prepare([("f", 1, 0, b"a")], str(tmp_path))
+    assert (tmp_path / "new" / "dst").is_dir()
+
+
 # --- versions and binaries -------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,version", [
