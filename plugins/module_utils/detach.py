@@ -143,7 +143,8 @@ def _keep_log(rundir, host, private):
     try:
         target = rundir.worker_log_path(host)
         if os.path.getsize(src) and os.path.isdir(os.path.dirname(target)):
-            shutil.copyfile(src, target)
+            with open(src, "rb") as handle, rundir.open_new(target) as out:
+                shutil.copyfileobj(handle, out)
     except OSError:
         pass
 

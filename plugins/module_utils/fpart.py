@@ -90,7 +90,7 @@ def plan_fpart(rundir, source, max_files, max_bytes, excludes=(), binary=None, p
     log_path = rundir.tool_log_path("fpart")
     with tempfile.TemporaryDirectory(prefix="fpart-", dir=rundir.scratch_dir()) as work:
         out = os.path.join(work, "part")
-        with open(log_path, "ab") as log:
+        with rundir.open_log(log_path) as log:
             proc = subprocess.Popen(fpart_argv(binary, max_files, max_bytes, excludes, out),
                                     cwd=source, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
             n = 1

@@ -41,6 +41,29 @@ def atomic_write_bytes(path, data, mode=None):
         raise
 
 
+def file_mode_of(directory):
+    """The mode of the files datamover writes in ``directory``: as private as the directory
+    (a 0700 run directory gives 0600, a 2750 one 0640)."""
+    return stat.S_IMODE(os.stat(directory).st_mode) & 0o666
+
+
+def open_private(path, mode=None, append=True, buffering=-1):
+    """Open ``path`` for writing (appending, or truncated) with the run directory's file mode,
+    whatever the umask of the writer: the tools' logs, state markers, scratch lists. ``mode``
+    defaults to the file mode of the file's directory (file_mode_of)."""
+    if mode is None:
+        mode = file_mode_of(os.path.dirname(path) or ".")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), mode)
+    try:
+        os.fchmod(fd, mode)  # the umask may have narrowed it (or a group mode widens it)
+    except PermissionError:
+        pass  # another user's file in a group-shared run: it keeps its mode
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "ab" if append else "wb", buffering=buffering)
+
+
 def atomic_write_json(path, obj, mode=None):
     atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"), mode)
 
@@ -63,8 +86,7 @@ def fs_now(path):
     one behind per status poll, tens of thousands over a week-long run.
     """
     try:
-        with open(path, "ab"):
-            pass
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         os.utime(path, None)
         return os.stat(path).st_mtime
     except OSError:

@@ -16,6 +16,7 @@ import os
 import subprocess
 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import iter_records
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone import (
@@ -63,7 +64,7 @@ def apply_mirror(rundir, meta):
         head, _tab, path = record.partition(b"\t")
         entries.append((head[:1].decode("ascii"), path))
     tool = make_tool(meta)
-    with open(rundir.tool_log_path("mirror"), "ab") as log:
+    with rundir.open_log(rundir.tool_log_path("mirror")) as log:
         if meta["tool"] == "rsync":
             deleted, errors = _delete_posix(meta["source"], meta["destination"], entries, log)
         else:
@@ -125,7 +126,7 @@ def _delete_rclone(tool, entries, scratch, log):
     if not names:
         return deleted, []
     list_path = os.path.join(scratch, "mirror-files-from-raw.txt")
-    with open(list_path, "wb") as handle:
+    with open_private(list_path, 0o600, append=False) as handle:
         handle.write(b"".join(n + b"\n" for n in names))
     argv = tool.base_argv() + ["delete", tool.destination + "/", "--files-from-raw", list_path,
                                "--no-traverse", "--retries", "3", "-v"]

@@ -48,6 +48,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunD
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     atomic_write_bytes,
     atomic_write_json,
+    file_mode_of,
+    open_private,
     read_json,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.records import (
@@ -145,6 +147,24 @@ class RunDir:
         self.shared_dir = shared_dir
         self.run_id = run_id
         self.path = os.path.join(shared_dir, run_id)
+        self._file_mode = None
+
+    # privacy -----------------------------------------------------------------------------
+    def file_mode(self):
+        """The mode of every file datamover writes here: 0600 in a private run, 0640 in a
+        group one (datamover_run_dir_access), whatever the writer's umask. One stat per
+        process."""
+        if self._file_mode is None:
+            self._file_mode = file_mode_of(self.path)
+        return self._file_mode
+
+    def open_log(self, path):
+        """Append to a log of this run (a tool's output, an attempt's), as private as the run."""
+        return open_private(path, self.file_mode())
+
+    def open_new(self, path):
+        """Write a scratch or marker file of this run from the start, as private as the run."""
+        return open_private(path, self.file_mode(), append=False)
 
     # paths -------------------------------------------------------------------------------
     def p(self, *parts):
@@ -303,7 +323,7 @@ class RunDir:
 
     def stream_writer(self, path):
         """A file written in pieces and published whole (rename) by commit()."""
-        return StreamFile(path)
+        return StreamFile(path, self.file_mode())
 
     # results -----------------------------------------------------------------------------
     def read_result(self, part_id):
@@ -345,7 +365,7 @@ class RunDir:
         fsync. A reader that catches a write half done skips the record until the next."""
         os.makedirs(self.p("progress"), exist_ok=True)  # runs created before this existed
         data = json.dumps(record, sort_keys=True).encode("utf-8")
-        fd = os.open(self._progress_path(host), os.O_WRONLY | os.O_CREAT, 0o644)
+        fd = os.open(self._progress_path(host), os.O_WRONLY | os.O_CREAT, self.file_mode())
         try:
             os.pwrite(fd, data, 0)
             os.ftruncate(fd, len(data))
@@ -411,11 +431,11 @@ class RunDir:
 class StreamFile:
     """Append-only, published by rename on commit(): a reader never sees half a manifest."""
 
-    def __init__(self, path):
+    def __init__(self, path, mode=0o600):
         self.path = path
         name = ".tmp-%s-%s" % (os.path.basename(path), uuid.uuid4().hex[:12])
         self.tmp = os.path.join(os.path.dirname(path), name)
-        self.handle = open(self.tmp, "wb", buffering=1 << 20)
+        self.handle = open_private(self.tmp, mode, append=False, buffering=1 << 20)
         self.write = self.handle.write
 
     def commit(self):

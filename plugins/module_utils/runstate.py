@@ -93,8 +93,7 @@ class RunState:
         if any(n.split("@", 1)[0] == name for n in os.listdir(self.dirs["claimed"])):
             return False
         path = os.path.join(self.dirs["todo"], name)
-        with open(path, "wb"):
-            pass
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, self.rundir.file_mode()))
         QUEUE.notify()
         return True
 

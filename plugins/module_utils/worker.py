@@ -368,7 +368,7 @@ class Worker:
     def _begin(self, act):
         lease, rd = act.lease, self.rundir
         workdir = rd.workdir(lease.part_id, lease.token)
-        os.makedirs(workdir, exist_ok=True)
+        os.makedirs(workdir, mode=0o700, exist_ok=True)  # scratch lists: this worker's only
         entries, whole_dirs, trees = rd.read_partition(lease.part_id)
         job = _Job(act, workdir, entries, self._previous(lease.part_id))
         if rd.first_log_exists(lease.part_id):
@@ -401,7 +401,7 @@ class Worker:
                 self.tool.name, " ".join("%06d" % j.act.lease.part_id for j in jobs),
                 os.path.basename(logs[0]))).encode()
             for log_path in logs[1:]:
-                with open(log_path, "ab") as log:
+                with self.rundir.open_log(log_path) as log:
                     log.write(note)
         # Live progress: the tool's count covers the whole batch, so the lead act carries it
         # while the tool runs; afterwards each partition counts as moved until it settles.
@@ -482,7 +482,7 @@ class Worker:
 
     def _run_tool(self, acts, list_path, workdir, log_path, retry):
         """Run the tool's commands for one attempt. Returns (rc, error or None)."""
-        with open(log_path, "ab") as log:
+        with self.rundir.open_log(log_path) as log:
             rc = 0
             for argv in self.tool.commands(list_path, workdir, retry=retry):
                 log.write(("$ %s\n" % " ".join(_printable(a) for a in self.tool.describe(argv)))
@@ -512,7 +512,7 @@ class Worker:
         job.pending what a retry may still fix."""
         if self.meta.get("verify") == "none":
             return error
-        with open(log_path, "ab") as log:
+        with self.rundir.open_log(log_path) as log:
             log.write(b"\n# verifying\n")
             log.flush()
             try:

@@ -81,6 +81,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.datamover.fleet.plugins.module_utils import k8s_client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
 
 
@@ -104,7 +105,7 @@ def main():
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if os.path.exists(p["done"]):
         os.unlink(p["done"])  # a marker of an earlier execution of the same run
-    with open(p["heartbeat"], "a"):
+    with open_private(p["heartbeat"], 0o600):
         os.utime(p["heartbeat"], None)
     first = os.stat(p["heartbeat"]).st_mtime
     while True:

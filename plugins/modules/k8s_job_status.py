@@ -83,6 +83,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.datamover.fleet.plugins.module_utils import k8s_client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
 from ansible_collections.datamover.fleet.plugins.module_utils.k8s_job import (
     job_counts,
@@ -106,7 +107,7 @@ def main():
     if p["heartbeat"]:
         alive = RunDir(p["shared_dir"], p["run_id"]).guard_paths()[0]
         os.makedirs(os.path.dirname(alive), mode=0o700, exist_ok=True)
-        with open(alive, "a"):
+        with open_private(alive, 0o600):
             os.utime(alive, None)
     try:
         api = kc.api_client(p["kubeconfig"], p["context"])

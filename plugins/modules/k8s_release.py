@@ -40,6 +40,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, remove_canary
 
 
@@ -49,8 +50,8 @@ def main():
     p = module.params
     done = RunDir(p["shared_dir"], p["run_id"]).guard_paths()[1]
     os.makedirs(os.path.dirname(done), mode=0o700, exist_ok=True)
-    with open(done, "w") as handle:
-        handle.write("released\n")
+    with open_private(done, 0o600, append=False) as handle:
+        handle.write(b"released\n")
     if p["nonce"]:
         remove_canary(p["shared_dir"], p["nonce"])
     module.exit_json(changed=True, released=True)

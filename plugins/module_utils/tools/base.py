@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 
 __all__ = ["DETERMINISTIC", "TRANSIENT", "ToolError", "TransferTool", "Verification", "missing_reason",
            "option_problems", "parse_version", "source_vanished"]
@@ -145,7 +146,7 @@ class TransferTool(abc.ABC):
         lists of both tools are sequences of terminated names, so they concatenate; a tool
         whose lists do not overrides this."""
         path = os.path.join(workdir, "batch-" + os.path.basename(list_paths[0]))
-        with open(path, "wb") as out:
+        with open_private(path, 0o600, append=False) as out:
             for list_path in list_paths:
                 with open(list_path, "rb") as handle:
                     shutil.copyfileobj(handle, out)

@@ -13,6 +13,7 @@ import time
 import unicodedata
 import uuid
 
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.secrets import is_secret_name
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
@@ -332,7 +333,7 @@ class RcloneTool(TransferTool):
             if name is not None:
                 lines.append(name)
         list_path = os.path.join(workdir, "files-from-raw.txt")
-        with open(list_path, "wb") as handle:
+        with open_private(list_path, 0o600, append=False) as handle:
             handle.write(b"".join(line + b"\n" for line in lines))
         tree_names = [rclone_name(t) for t in trees]
         if tree_names and all(b"\n" not in t for t in tree_names):
@@ -449,7 +450,7 @@ class RcloneTool(TransferTool):
         if common:
             cut = len(common) + 1
             list_path = list_path + ".verify"
-            with open(list_path, "wb") as handle:
+            with open_private(list_path, 0o600, append=False) as handle:
                 handle.write(b"".join(n[cut:] + b"\n" for n in names))
         proc = subprocess.run(self.listing_argv(list_path, common), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=log, check=False)

@@ -12,6 +12,7 @@ import shutil
 import stat
 import uuid
 
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
     TransferTool,
@@ -158,7 +159,7 @@ class RsyncTool(TransferTool):
         else:
             names = [e[3] for e in entries]
         list_path = os.path.join(workdir, "paths0.txt")
-        with open(list_path, "wb") as handle:
+        with open_private(list_path, 0o600, append=False) as handle:
             handle.write(b"".join(name + b"\0" for name in names))
         if not self._destination_made:
             # Several rsyncs starting at once into a destination that does not exist yet race
