@@ -122,8 +122,11 @@ options:
           - Problems that do not fail the run. By default anything not copied fails it.
           - C(unreadable) accepts files and directories the crawl could not read; the report
             still lists them.
+          - C(changed) accepts files that changed in the source during the run (after the
+            crawl recorded them); the report still names each one, and an incremental pass
+            (datamover_since) moves their new version.
         type: list
         elements: str
-        choices: [unreadable]
+        choices: [unreadable, changed]
         default: []
 """

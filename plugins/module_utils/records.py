@@ -84,6 +84,9 @@ class PartResult:
     # Every entry of the partition that is not at the destination: path_record()s, however
     # many (the report's not-copied list is made of these).
     not_copied: list = field(default_factory=list)
+    # Files a directory moved whole carried along that the plan does not hold (added to the
+    # source after the crawl): counted, not named (the next incremental pass records them).
+    not_in_plan: int = 0
 
     @property
     def last_error(self):

@@ -39,7 +39,8 @@ def build_report(rundir, started=None, records=None):
     total = plan.get("parts", sum(counts.values()))
     per_host = {}
     verified = {"files": 0, "bytes": 0, "mismatches": 0}
-    notes = {"vanished": [0, []], "unrepresentable": [0, []], "skipped": [0, []]}
+    notes = {"vanished": [0, []], "changed": [0, []], "unrepresentable": [0, []],
+             "skipped": [0, []], "not_in_plan": [0, []]}
     lost = _NotCopied(records)
     files = nbytes = 0
     first_start, last_finish = None, None
@@ -54,9 +55,10 @@ def build_report(rundir, started=None, records=None):
         verified["files"] += ver.get("files", 0)
         verified["bytes"] += ver.get("bytes", 0)
         verified["mismatches"] += ver.get("mismatches", 0)
-        for key in ("vanished", "unrepresentable"):
+        for key in ("vanished", "changed", "unrepresentable"):
             notes[key][0] += ver.get(key, 0)
             notes[key][1].extend(ver.get(key + "_samples", [])[: SAMPLES - len(notes[key][1])])
+        notes["not_in_plan"][0] += res.not_in_plan
         notes["skipped"][0] += len(res.skipped)
         notes["skipped"][1].extend(res.skipped[: SAMPLES - len(notes["skipped"][1])])
         lost.add_result(part, res)
@@ -93,7 +95,9 @@ def build_report(rundir, started=None, records=None):
     begin = started if started else first_start
     seconds = round(max(0.0, (last_finish or time.time()) - begin), 3) if begin else 0.0
     # Anything not copied fails the run, unless the user said which problems to tolerate.
-    untolerated = {"unreadable": plan.get("crawl_errors", 0)}
+    # A file changed in the source during the run is not the planned version: not copied as
+    # planned, so it fails the run too unless tolerated (an incremental pass moves it).
+    untolerated = {"unreadable": plan.get("crawl_errors", 0), "changed": notes["changed"][0]}
     for key in meta.get("tolerate") or []:
         untolerated.pop(key, None)
     ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0 \
@@ -121,6 +125,8 @@ def build_report(rundir, started=None, records=None):
                          "samples": plan.get("crawl_error_samples", [])},
         "not_copied": {"count": plan.get("skipped", 0), "samples": plan.get("skipped_samples", [])},
         "vanished": {"count": notes["vanished"][0], "samples": notes["vanished"][1]},
+        "changed": {"count": notes["changed"][0], "samples": notes["changed"][1]},
+        "not_in_plan": {"count": notes["not_in_plan"][0]},
         "unrepresentable": {"count": notes["unrepresentable"][0],
                             "samples": notes["unrepresentable"][1]},
         "skipped": {"count": notes["skipped"][0], "samples": notes["skipped"][1]},
@@ -263,8 +269,9 @@ def summary_lines(report):
         "verified %d files, %s, %d mismatches" % (
             report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
             report["verified"]["mismatches"]),
-    ] + _source_line(report) + _not_copied_line(report) + _incremental_lines(
-        report.get("incremental")) + _uploads_lines(report.get("multipart_uploads"))
+    ] + _source_line(report) + _not_copied_line(report) + _catch_up_lines(report) \
+        + _incremental_lines(report.get("incremental")) \
+        + _uploads_lines(report.get("multipart_uploads"))
 
 
 def _uploads_lines(up):
@@ -280,6 +287,28 @@ def _uploads_lines(up):
         line += "; %d under the destination left alone (not this run's, or not abortable: " \
                 "listed in report.md)" % up["kept"]
     return [line]
+
+
+def _catch_up_lines(report):
+    """The source moved on during the run: say what to do about it."""
+    changed = (report.get("changed") or {}).get("count", 0)
+    vanished = (report.get("vanished") or {}).get("count", 0)
+    added = (report.get("not_in_plan") or {}).get("count", 0)
+    out = []
+    if added:
+        out.append("%d files not in the plan (added to the source after the crawl) were copied "
+                   "with the directories that hold them, unverified: the next incremental pass "
+                   "(-e datamover_since=%s) records them" % (added, report["run_id"]))
+    if not (changed or vanished):
+        return out
+    bits = ["%d changed" % changed] if changed else []
+    bits += ["%d vanished" % vanished] if vanished else []
+    out.append("SOURCE CHANGED during the run: %s since the crawl (each named in report.md and "
+               "%s); run an incremental pass to catch up: -e datamover_since=%s with a new "
+               "datamover_run_id (files added after the crawl are not in this run's plan: that "
+               "pass moves them too)" % (", ".join(bits), report["files_not_copied"]["list"],
+                                         report["run_id"]))
+    return out
 
 
 def _incremental_lines(inc):
@@ -325,8 +354,9 @@ def _not_copied_line(report):
                        ("skipped", "skipped by policy (empty directories, symlinks)"),
                        ("not_copied", "special files"),
                        ("vanished", "vanished from the source"),
+                       ("changed", "changed in the source during the run"),
                        ("crawl_errors", "unreadable during the crawl")):
-        if report[key]["count"]:
+        if (report.get(key) or {}).get("count"):
             bits.append("%d %s" % (report[key]["count"], label))
     return ["NOT COPIED: %s (listed in report.md)" % ", ".join(bits)] if bits else []
 
@@ -361,6 +391,8 @@ def render_markdown(report):
                        ("unrepresentable", "Names the destination cannot hold (not copied)"),
                        ("skipped", "Skipped by policy"),
                        ("vanished", "Vanished from the source during the run"),
+                       ("changed", "Changed in the source during the run (not the planned "
+                                   "version: an incremental pass moves it)"),
                        ("excluded_automatically", "Left out of the source automatically")):
         block = report.get(key) or {"count": 0}
         if block["count"]:

@@ -32,6 +32,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.runstate import Ru
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
+    SOURCE_CHANGED,
     TRANSIENT,
     Verification,
 )
@@ -329,6 +330,28 @@ class Worker:
     def _finish_batch(self, jobs, firsts):
         for job, first in zip(jobs, firsts):
             self._guard_finish(job, first)
+        if any(job.whole for job in jobs):
+            self._note_not_in_plan(jobs, firsts[0])
+
+    def _note_not_in_plan(self, jobs, first):
+        """A directory moved whole (rsync -r) carries what was added to it after the crawl.
+        The tool's own count of what it met, less what the plan holds and still had, is that
+        many files: noted on the lead partition's result. Once per transfer, from its log."""
+        _number, log_path, _t0, rc, error = first
+        if rc is None or error is not None or any(
+                job.act.lost or job.first_gone is None for job in jobs):
+            return
+        carried = self.tool.carried(log_path)
+        if carried is None:
+            return
+        planned = sum(1 for job in jobs for e in job.entries if e[0] != "d")
+        extra = carried - (planned - sum(job.first_gone for job in jobs))
+        if extra <= 0:
+            return
+        result = self.rundir.read_result(jobs[0].act.lease.part_id)
+        if result is not None and result.token == jobs[0].act.lease.token:
+            result.not_in_plan = extra
+            self.rundir.write_result(result)
 
     def _guard_finish(self, job, first):
         try:
@@ -371,6 +394,7 @@ class Worker:
         os.makedirs(workdir, mode=0o700, exist_ok=True)  # scratch lists: this worker's only
         entries, whole_dirs, trees = rd.read_partition(lease.part_id)
         job = _Job(act, workdir, entries, self._previous(lease.part_id))
+        job.whole = bool(whole_dirs)
         if rd.first_log_exists(lease.part_id):
             # An earlier attempt began here, maybe on a host that died mid-transfer.
             recovered = self.tool.recover(entries)
@@ -520,7 +544,15 @@ class Worker:
             except (ToolError, OSError, ValueError) as exc:
                 return error or "verification could not run: %s" % exc
             if error is not None and not verification.failed:
-                return error  # the tool failed yet nothing is missing: try it all again
+                if not (verification.changed or verification.vanished):
+                    return error  # the tool failed yet nothing is missing: try it all again
+                # the source changed under the tool (rclone fails a file that grows or goes
+                # away while it reads it): that explains the failure, everything else is there
+                log.write(("# %s: explained by %d files changed and %d vanished in the source "
+                           "since the crawl (an incremental pass moves them)\n" % (
+                               error, len(verification.changed),
+                               len(verification.vanished))).encode())
+                error = None
             job.settle(verification, number)
             if verification.failed:
                 retry = sum(1 for f in verification.failed if f[2] == TRANSIENT)
@@ -552,20 +584,30 @@ class _Job:
         self.tally = Verification()
         self.failures = []        # [(entry, reason, class, attempt)]
         self.last_reasons = {}    # pending entry -> (reason, attempt) of its last failure
-        self.notes = []           # [(relpath, reason, attempt)] vanished, unrepresentable
+        self.notes = []           # [(relpath, reason, class, attempt)] vanished, changed, unrepresentable
+        self.whole = False        # it holds directories the tool walks whole
+        self.first_gone = None    # files of the first verification that had left the source
 
     def settle(self, verification, number):
         """Take in a verification of ``pending``: what it found is settled, except the
         transient failures, which stay pending for a retry."""
+        if not self.verified:
+            gone = {os.fsencode(t) for t in verification.vanished}
+            self.first_gone = sum(1 for e in self.entries if e[0] != "d" and e[3] in gone) \
+                if gone else 0
         self.verified = True
         self.tally.files += verification.files
         self.tally.bytes += verification.bytes
         self.tally.vanished += verification.vanished
         self.tally.unrepresentable += verification.unrepresentable
+        self.tally.changed += verification.changed
         for text in verification.vanished:
-            self.notes.append((os.fsencode(text), "vanished from the source during the run", number))
+            self.notes.append((os.fsencode(text), "vanished from the source during the run",
+                               None, number))
+        for text, why in verification.changed:
+            self.notes.append((os.fsencode(text), why, SOURCE_CHANGED, number))
         for text, why in verification.unrepresentable:
-            self.notes.append((os.fsencode(text), why, number))
+            self.notes.append((os.fsencode(text), why, DETERMINISTIC, number))
         self.pending = []
         for entry, reason, cls in verification.failed:
             if cls == TRANSIENT:
@@ -578,6 +620,7 @@ class _Job:
         """The partition's verification over all its attempts."""
         out = Verification(files=self.tally.files, bytes=self.tally.bytes,
                            vanished=list(self.tally.vanished),
+                           changed=list(self.tally.changed),
                            unrepresentable=list(self.tally.unrepresentable))
         for entry, reason, cls, _number in self._unsettled():
             out.fail(entry, reason, cls)
@@ -601,8 +644,7 @@ class _Job:
         """path_record()s of every entry that is not at the destination."""
         recs = [path_record(os.fsencode(p), why, None, None) for p, why in self.skipped
                 if why.startswith("symlink")]
-        recs += [path_record(rel, why, DETERMINISTIC if "vanished" not in why else None, n)
-                 for rel, why, n in self.notes]
+        recs += [path_record(rel, why, cls, n) for rel, why, cls, n in self.notes]
         if status != "done" or self.failures or self.pending:
             recs += [path_record(e[3], why, cls, n) for e, why, cls, n in self._unsettled()]
         return recs

@@ -13,14 +13,16 @@ from __future__ import annotations
 import abc
 import os
 import shutil
+import stat
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 
-__all__ = ["DETERMINISTIC", "TRANSIENT", "ToolError", "TransferTool", "Verification", "missing_reason",
-           "option_problems", "parse_version", "source_vanished"]
+__all__ = ["DETERMINISTIC", "SOURCE_CHANGED", "TRANSIENT", "ToolError", "TransferTool", "Verification",
+           "missing_reason", "option_problems", "parse_version", "source_change", "source_vanished"]
 
 
 # Why a file did not arrive, as far as a retry is concerned: a transient failure (a timeout,
@@ -29,6 +31,10 @@ __all__ = ["DETERMINISTIC", "TRANSIENT", "ToolError", "TransferTool", "Verificat
 # source file) fails the same way every time, so it is reported at once and not retried.
 TRANSIENT = "transient"
 DETERMINISTIC = "deterministic"
+# A file that changed in the source after the crawl recorded it: what the destination holds is
+# not the planned version, so it is not "verified"; no retry of this run can fix that (the
+# plan is fixed), an incremental pass (datamover_since) moves the new version.
+SOURCE_CHANGED = "source changed"
 
 
 @dataclass
@@ -37,6 +43,7 @@ class Verification:
     bytes: int = 0
     mismatches: list = field(default_factory=list)   # [relpath, reason]
     vanished: list = field(default_factory=list)     # gone from the source since the crawl
+    changed: list = field(default_factory=list)      # [relpath, reason] changed since the crawl
     unrepresentable: list = field(default_factory=list)  # names the destination cannot hold
     # Every entry that is not at the destination as it should be: (entry, reason, class). The
     # worker retries the transient ones alone and names every one in the run's report.
@@ -45,6 +52,19 @@ class Verification:
     def fail(self, entry, reason, cls=TRANSIENT):
         self.mismatches.append([os.fsdecode(entry[3]), reason])
         self.failed.append((entry, reason, cls))
+
+    def source_moved_on(self, entry, source):
+        """Called on the failure path only (an entry that did not verify): True when the
+        source itself no longer matches the manifest entry, which is then noted as vanished or
+        changed, not failed. One lstat of the source file; the success path costs nothing."""
+        change = source_change(source, entry)
+        if change is None:
+            return False
+        if change == "vanished":
+            self.vanished.append(os.fsdecode(entry[3]))
+        else:
+            self.changed.append([os.fsdecode(entry[3]), change])
+        return True
 
     def cannot_hold(self, entry, reason):
         """A name the destination cannot hold: not copied, reported, and not retried (no
@@ -56,6 +76,7 @@ class Verification:
             "files": self.files, "bytes": self.bytes,
             "mismatches": len(self.mismatches), "mismatch_samples": self.mismatches[:cap],
             "vanished": len(self.vanished), "vanished_samples": self.vanished[:cap],
+            "changed": len(self.changed), "changed_samples": self.changed[:cap],
             "unrepresentable": len(self.unrepresentable),
             "unrepresentable_samples": self.unrepresentable[:cap],
         }
@@ -166,6 +187,13 @@ class TransferTool(abc.ABC):
         del entries, log_path, memo
         return None
 
+    def carried(self, log_path):
+        """How many files and symlinks the tool's own walk of an attempt met (rsync's
+        --stats), or None when the tool moves named files only. Read once per transfer,
+        never per file: a directory moved whole carries files added after the crawl."""
+        del log_path
+        return None
+
     # Tool processes one slot may run at once: its transfer, and behind it the verification
     # (or the retry) of the batch before (worker._process). A request budget is split by this.
     PROCESSES_PER_SLOT = 2
@@ -235,6 +263,32 @@ def _refused(tool, name, arg, short=None):
     said = "%s (%s)" % (short, name) if short else name
     shown = "" if arg in (name, short) else " in %r" % (arg,)
     return ["datamover_tool_options: %s %s%s is refused: %s" % (tool.name, said, shown, advice)]
+
+
+def source_change(source, entry):
+    """How the source differs now from the crawl's record of ``entry`` (kind, size, mtime_ns,
+    relpath): "vanished", a sentence saying what changed, or None when it still matches."""
+    kind, size, mtime_ns, rel = entry
+    try:
+        st = os.lstat(os.path.join(os.fsencode(source), rel))
+    except FileNotFoundError:
+        return "vanished"
+    except OSError:
+        return None  # unreadable is another story (missing_reason says it)
+    if kind == "d":
+        return None if stat.S_ISDIR(st.st_mode) else "no longer a directory"
+    if kind == "l":
+        return None if stat.S_ISLNK(st.st_mode) else "no longer a symlink"
+    if not stat.S_ISREG(st.st_mode):
+        return "no longer a regular file"
+    bits = []
+    if st.st_size != size:
+        bits.append("size %d -> %d" % (size, st.st_size))
+    if st.st_mtime_ns != mtime_ns:
+        bits.append("modified %s" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)))
+    if not bits:
+        return None
+    return "changed in the source during the run (%s)" % ", ".join(bits)
 
 
 def source_vanished(source, relpath):

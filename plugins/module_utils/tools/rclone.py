@@ -23,7 +23,6 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     last_line,
     missing_reason,
     run_quiet,
-    source_vanished,
 )
 
 MIN_VERSION = (1, 61, 0)  # the oracleobjectstorage backend appeared in 1.61
@@ -511,12 +510,11 @@ class RcloneTool(TransferTool):
                 continue
             got = seen.get(name)
             if got is None:
-                if source_vanished(self.source, rel):
-                    result.vanished.append(os.fsdecode(rel))
-                else:
+                if not result.source_moved_on(entry, self.source):
                     missing.append((entry, name))
             elif kind == "f" and got != size:
-                result.fail(entry, "size %d, expected %d" % (got, size))
+                if not result.source_moved_on(entry, self.source):
+                    result.fail(entry, "size %d, expected %d" % (got, size))
             else:
                 result.files += 1
                 result.bytes += size

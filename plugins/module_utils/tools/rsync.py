@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 import stat
 import uuid
@@ -18,7 +19,6 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     TransferTool,
     Verification,
     missing_reason,
-    source_vanished,
 )
 
 LEGACY_TEMP_DIR = ".datamover-tmp"  # where runs before 0.2 kept rsync's temp files
@@ -209,6 +209,23 @@ class RsyncTool(TransferTool):
         return argv[:dashdash + 1] + ["<%d path%s of the partition list>" % (
             paths, "" if paths == 1 else "s"), argv[-1]]
 
+    def carried(self, log_path, limit=1 << 20):
+        """rsync's --stats count of regular files and symlinks in its file lists: the sum of
+        the "Number of files: N (reg: R, dir: D, link: L)" lines of the attempt's log (one
+        per rsync: a long partition list is moved by several in turn)."""
+        try:
+            if os.path.getsize(log_path) > limit:
+                return None  # not a log of stats only: do not guess
+            with open(log_path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        lines = re.findall(rb"^Number of files: [^\n]*", data, re.M)
+        if not lines:
+            return None
+        return sum(int(re.sub(rb"[,.]", b"", v)) for line in lines
+                   for _kind, v in re.findall(rb"(reg|link): ([\d,.]+)", line))
+
     def recover(self, entries):
         """Remove the temp files an rsync killed mid-partition (SIGKILL, lost host) left
         beside the partition's files. A candidate is removed only when its name is rsync's
@@ -284,8 +301,8 @@ class RsyncTool(TransferTool):
                 if kind != "d":
                     result.files += 1
                     result.bytes += size
-            elif source_vanished(self.source, rel):
-                result.vanished.append(os.fsdecode(rel))
+            elif result.source_moved_on(entry, self.source):
+                pass  # vanished or changed since the crawl: noted, not a transfer failure
             elif problem == MISSING and len(dst) + len(rel) >= _PATH_MAX:
                 result.fail(entry, "path longer than the destination can hold (%d bytes)"
                             % (len(dst) + len(rel)), DETERMINISTIC)

@@ -141,8 +141,10 @@ def test_an_unreadable_source_file_fails_at_once_without_retries(tmp_path):
 
 def test_a_destination_path_too_long_is_deterministic(tmp_path):
     name = b"n" * 200
-    write(os.path.join(os.fsencode(str(tmp_path / "src")), name), b"x")
+    path = write(os.path.join(os.fsencode(str(tmp_path / "src")), name), b"x")
     deep = str(tmp_path / "dst") + "/" + "/".join(["d" * 250] * 16)  # over PATH_MAX
-    result = RsyncTool(str(tmp_path / "src"), deep).verify([("f", 1, 0, name)])
+    # the crawl's record of the file (a file that changed since would be reported as changed)
+    entry = ("f", 1, os.lstat(path).st_mtime_ns, name)
+    result = RsyncTool(str(tmp_path / "src"), deep).verify([entry])
     [(entry, reason, cls)] = result.failed
     assert cls == "deterministic" and reason.startswith("path longer than the destination")

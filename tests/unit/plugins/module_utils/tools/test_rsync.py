@@ -232,11 +232,41 @@ def test_verify_symlink_that_vanished_from_source(moved):
     assert result.mismatches == []
 
 
+def test_verify_a_file_changed_in_the_source_is_changed_not_failed(moved):
+    """The source grew (or was rewritten) after the crawl: the destination differs from the
+    manifest because the source does; noted as changed, not failed (no retry can fix it)."""
+    tool, entries, src, dst = moved
+    for path in (os.path.join(src, "sub", "b"), os.path.join(dst, "sub", "b")):
+        with open(path, "ab") as handle:
+            handle.write(b"grown")
+    st = os.stat(os.path.join(src, "a"))
+    os.utime(os.path.join(src, "a"), ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10 ** 9))
+    os.utime(os.path.join(dst, "a"), ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10 ** 9))
+    result = tool.verify(entries)
+    assert result.failed == [] and result.mismatches == []
+    changed = dict(result.changed)
+    assert set(changed) == {"a", "sub/b"}
+    assert "size 50 -> 55" in changed["sub/b"] and "modified" in changed["a"]
+    assert result.files == sum(1 for e in entries if e[0] != "d") - 2
+
+
 def test_prepare_creates_a_missing_destination_once(tmp_path):
     """Two slots' rsyncs starting at once would race to create it (one fails with code 11)."""
     tool = RsyncTool(str(tmp_path / "src"), str(tmp_path / "new" / "dst"))
     tool.prepare([("f", 1, 0, b"a")], str(tmp_path))
     assert (tmp_path / "new" / "dst").is_dir()
+
+
+def test_carried_reads_rsyncs_file_count(tmp_path):
+    log = tmp_path / "000001.1.log"
+    log.write_bytes(b"$ rsync ...\n\nNumber of files: 2,051 (reg: 2,001, dir: 49, link: 1)\n"
+                    b"Number of created files: 7\n")
+    assert RsyncTool("/s", "/d").carried(str(log)) == 2002
+    with open(log, "ab") as handle:  # a long list moved by a second rsync in turn
+        handle.write(b"Number of files: 12 (reg: 10, dir: 2)\n")
+    assert RsyncTool("/s", "/d").carried(str(log)) == 2012
+    log.write_bytes(b"rsync error: some files could not be transferred\n")
+    assert RsyncTool("/s", "/d").carried(str(log)) is None
 
 
 # --- versions and binaries -------------------------------------------------------------------
