@@ -21,6 +21,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.datamover.fleet.plugins.module_utils import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
 from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
@@ -47,7 +48,10 @@ ARGS = dict(
     timeout=dict(type="float", default=0.0),
     lease_seconds=dict(type="float", default=120.0),
     startup_grace=dict(type="float", default=120.0),
+    lock_nonce=dict(type="str"),
 )
+
+HEARTBEAT_EVERY = 5.0  # the controller lock's heartbeat (runlock.py), in local mode
 
 
 class ActionModule(ActionBase):
@@ -63,6 +67,9 @@ class ActionModule(ActionBase):
         status_args = {"shared_dir": args["shared_dir"], "run_id": args["run_id"],
                        "lease_seconds": args["lease_seconds"]}
         local = self._is_local(args)
+        if args["lock_nonce"] and not local:
+            status_args["lock_nonce"] = args["lock_nonce"]  # the module beats at each poll
+        beat = 0.0
         started = time.time()
         last_print, wait, st, last_job_check = 0.0, 0.1 if local else 0.5, None, 0.0
         recent = Rate(max(30.0, 3 * args["interval"]))  # the rate of late, not since start
@@ -70,6 +77,9 @@ class ActionModule(ActionBase):
         while True:
             st = self._status(local, status_args, task_vars)
             now = time.time()
+            if local and args["lock_nonce"] and now - beat >= HEARTBEAT_EVERY:
+                runlock.heartbeat(RunDir(args["shared_dir"], args["run_id"]), args["lock_nonce"])
+                beat = now
             elapsed = now - started
             if st.get("failed"):
                 raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))

@@ -10,6 +10,8 @@ This module owns the layout: no other file names a file of it. Layout (all under
     plan.json                written when the crawl has finished: totals, crawl errors
     plan.failed              written when the crawl failed: waiting workers stop
     STOP                     asks every worker to stop after its current partitions
+    controller.lock          the controller running the run (host, pid, start, nonce); its mtime is
+                             the watch's heartbeat (runlock.py). A second controller is refused
     parts/NNNNNN.manifest    one record per entry: b"<kind> <size> <mtime_ns>\\t<path>\\0"
     source.manifest          incremental runs (datamover_since): every entry of the source in
                              crawl order, parts/ holding only what changed; rsync's records add
@@ -384,6 +386,10 @@ class RunDir:
                 if isinstance(rec, dict) and rec.get("host"):
                     out[rec["host"]] = rec
         return out
+
+    # the controller lock (runlock.py) ----------------------------------------------------
+    def controller_lock_path(self):
+        return self.p("controller.lock")
 
     # stop --------------------------------------------------------------------------------
     def stop_requested(self):

@@ -19,6 +19,10 @@ options:
     description: A worker whose record is older than twice this is reported as not alive.
     type: float
     default: 120
+  lock_nonce:
+    description: Touch the run's controller lock when this nonce holds it (the heartbeat of
+      M(datamover.fleet.watch) when it polls another host).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -76,6 +80,7 @@ workers:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.datamover.fleet.plugins.module_utils import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
@@ -83,11 +88,15 @@ from ansible_collections.datamover.fleet.plugins.module_utils.status import read
 
 
 def _status(p):
-    return read_status(RunDir(p["shared_dir"], p["run_id"]), p["lease_seconds"])
+    rundir = RunDir(p["shared_dir"], p["run_id"])
+    if p["lock_nonce"]:
+        runlock.heartbeat(rundir, p["lock_nonce"])
+    return read_status(rundir, p["lease_seconds"])
 
 
 def main():
-    module = AnsibleModule(argument_spec=run_args(lease_seconds=dict(type="float", default=120.0)),
+    module = AnsibleModule(argument_spec=run_args(lease_seconds=dict(type="float", default=120.0),
+                                                  lock_nonce=dict(type="str", no_log=False)),
                            supports_check_mode=True)
     module.exit_json(changed=False, **guarded(module, _status, module.params))
 

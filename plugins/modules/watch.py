@@ -60,6 +60,11 @@ options:
     description: Seconds to wait for the first workers to report before declaring none alive.
     type: float
     default: 120
+  lock_nonce:
+    description: The nonce of this play's controller lock (M(datamover.fleet.run_lock)); the
+      watch touches the lock (its heartbeat) while it runs, so that another controller sees
+      this one alive.
+    type: str
 """
 
 EXAMPLES = r"""

@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Take or release the run's controller lock (module datamover.fleet.run_lock).
+
+Only the controller knows who it is (its host, the ansible-playbook process: the parent of
+this forked worker) and whether a holder that ran on this same host is still alive; the lock
+itself lives in the run directory, which only the task's host may see. So this action names
+the controller, runs the module on the host, and when a holder of this host is refused whose
+pid is dead (or reused by another process), asks the module to break exactly that lock.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
+
+MODULE = "datamover.fleet.run_lock"
+# The options a play gives (holder and breaks are this plugin's own, for the module).
+ARGS = dict(
+    shared_dir=dict(type="path", required=True),
+    run_id=dict(type="str", required=True),
+    state=dict(type="str", default="held", choices=["held", "released"]),
+    nonce=dict(type="str", required=True),
+    lease_seconds=dict(type="float", default=120.0),
+    interval=dict(type="float", default=10.0),
+    run_dir_access=dict(type="str", default="private", choices=["private", "group"]),
+)
+
+
+def process_start(pid):
+    """The start time of ``pid`` in clock ticks since boot (/proc), or None: a pid reused by
+    another process has another start time."""
+    try:
+        with open("/proc/%d/stat" % int(pid), "rb") as handle:
+            data = handle.read()
+        return data[data.rindex(b")") + 2:].split()[19].decode("ascii")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def holder_alive(holder):
+    """A holder that ran on this host: is its controller process still the one running?"""
+    try:
+        pid = int(holder.get("pid"))
+    except (TypeError, ValueError):
+        return True  # cannot tell: not provably gone
+    if not pid_alive(pid):
+        return False
+    started = holder.get("pid_started")
+    return not started or process_start(pid) in (None, started)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        validation = ArgumentSpecValidator(ARGS).validate(self._task.args)
+        if validation.error_messages:
+            raise AnsibleActionFail("; ".join(validation.error_messages))
+        args = dict(validation.validated_parameters)
+        if args["state"] == "released":
+            result.update(self._execute_module(module_name=MODULE, module_args=args,
+                                               task_vars=task_vars))
+            return result
+        pid = os.getppid()  # the ansible-playbook process: workers are forked from it
+        me = {"host": socket.gethostname(), "pid": pid, "pid_started": process_start(pid),
+              "user": getpass.getuser(),
+              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "started_epoch": round(time.time(), 3)}
+        args["holder"] = me
+        out = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        held = out.get("holder") or {}
+        if (not out.get("failed") and not out.get("taken") and held.get("host") == me["host"]
+                and held.get("nonce") and not holder_alive(held)):
+            out = self._execute_module(module_name=MODULE,
+                                       module_args=dict(args, breaks=held["nonce"]),
+                                       task_vars=task_vars)
+        if not out.get("failed") and not out.get("taken"):
+            out["failed"] = True
+        elif out.get("broken"):
+            gone = out["broken"]
+            out.setdefault("warnings", []).append(
+                "the controller lock of a controller that is gone (host %s, pid %s, started %s) "
+                "was taken over" % (gone.get("host"), gone.get("pid"), gone.get("started")))
+        result.update(out)
+        return result
