@@ -82,3 +82,7 @@ def test_second_controller_refused_until_the_first_is_killed(tmp_path, playbook)
     assert rep["verified"]["mismatches"] == 0
     assert diff_trees(src, dst) == []
     assert not (run_dir / "controller.lock").exists()  # released at the end of the play
+    # nothing sent twice: the killed play's detached workers finished their own partitions
+    attempts = [len(json.loads((run_dir / "results" / n).read_text())["attempts"])
+                for n in os.listdir(run_dir / "results")]
+    assert len(attempts) == rep["partitions"]["total"] and set(attempts) == {1}
