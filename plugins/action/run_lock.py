@@ -20,7 +20,9 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.datamover.fleet.plugins.module_utils import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
 
 MODULE = "datamover.fleet.run_lock"
 # The options a play gives (holder and breaks are this plugin's own, for the module).
@@ -62,6 +64,24 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
 
+    def _lock(self, args, task_vars):
+        """The module's work: in this process when the task's host is this controller (a
+        local connection, no become: the same file system, the same user), which saves a
+        module round trip (0.3-0.5 s) twice per run; else the module on the host."""
+        if self._connection.transport != "local" or self._play_context.become:
+            return self._execute_module(module_name=MODULE, module_args=args,
+                                        task_vars=task_vars)
+        params = dict(args)
+        params.setdefault("holder", None)
+        params.setdefault("breaks", None)
+        try:
+            return runlock.run_lock(params)
+        except DatamoverError as exc:
+            return {"failed": True, "msg": str(exc)}
+        except OSError as exc:
+            where = " (%s)" % exc.filename if getattr(exc, "filename", None) else ""
+            return {"failed": True, "msg": "I/O error%s: %s" % (where, exc.strerror or exc)}
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         validation = ArgumentSpecValidator(ARGS).validate(self._task.args)
@@ -69,8 +89,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("; ".join(validation.error_messages))
         args = dict(validation.validated_parameters)
         if args["state"] == "released":
-            result.update(self._execute_module(module_name=MODULE, module_args=args,
-                                               task_vars=task_vars))
+            result.update(self._lock(args, task_vars))
             return result
         pid = os.getppid()  # the ansible-playbook process: workers are forked from it
         me = {"host": socket.gethostname(), "pid": pid, "pid_started": process_start(pid),
@@ -78,13 +97,11 @@ class ActionModule(ActionBase):
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "started_epoch": round(time.time(), 3)}
         args["holder"] = me
-        out = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        out = self._lock(args, task_vars)
         held = out.get("holder") or {}
         if (not out.get("failed") and not out.get("taken") and held.get("host") == me["host"]
                 and held.get("nonce") and not holder_alive(held)):
-            out = self._execute_module(module_name=MODULE,
-                                       module_args=dict(args, breaks=held["nonce"]),
-                                       task_vars=task_vars)
+            out = self._lock(dict(args, breaks=held["nonce"]), task_vars)
         if not out.get("failed") and not out.get("taken"):
             out["failed"] = True
         elif out.get("broken"):

@@ -25,7 +25,7 @@ import time
 import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import fs_now, read_json
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import ACCESS_MODES
+from ansible_collections.datamover.fleet.plugins.module_utils.rundir import ACCESS_MODES, RunDir
 
 # Never less than this: preflight's rendezvous and the dispatch run before the watch beats.
 MIN_STALE_AFTER = 120.0
@@ -148,3 +148,19 @@ def describe(holder, age, after, path):
             "gone (its host lost), remove %s." % (
                 holder.get("run_id", "?"), holder.get("host", "?"), holder.get("pid", "?"),
                 holder.get("started", "?"), "?" if age is None else int(age), int(after), path))
+
+
+def run_lock(p):
+    """The run_lock module's work on its parameters (the module, or its action plugin when
+    the task's host is this controller itself)."""
+    rundir = RunDir(p["shared_dir"], p["run_id"])
+    if p["state"] == "released":
+        released = release(rundir, p["nonce"])
+        return dict(changed=released, released=released)
+    after = stale_after(p["lease_seconds"], p["interval"])
+    holder = dict(p.get("holder") or {}, nonce=p["nonce"], run_id=p["run_id"])
+    out = take(rundir, holder, after, breaks=p.get("breaks"), access=p["run_dir_access"])
+    out.update(changed=out["taken"], stale_after=after, path=rundir.controller_lock_path())
+    if not out["taken"]:
+        out["msg"] = describe(out["holder"], out["age"], after, out["path"])
+    return out

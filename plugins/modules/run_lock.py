@@ -100,21 +100,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.datamover.fleet.plugins.module_utils import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-
-
-def _run(p):
-    rundir = RunDir(p["shared_dir"], p["run_id"])
-    if p["state"] == "released":
-        released = runlock.release(rundir, p["nonce"])
-        return dict(changed=released, released=released)
-    after = runlock.stale_after(p["lease_seconds"], p["interval"])
-    holder = dict(p["holder"] or {}, nonce=p["nonce"], run_id=p["run_id"])
-    out = runlock.take(rundir, holder, after, breaks=p["breaks"], access=p["run_dir_access"])
-    out.update(changed=out["taken"], stale_after=after, path=rundir.controller_lock_path())
-    if not out["taken"]:
-        out["msg"] = runlock.describe(out["holder"], out["age"], after, out["path"])
-    return out
 
 
 def main():
@@ -129,7 +114,7 @@ def main():
             breaks=dict(type="str", no_log=False),
         ),
         supports_check_mode=False)
-    module.exit_json(**guarded(module, _run, module.params))
+    module.exit_json(**guarded(module, runlock.run_lock, module.params))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,8 @@ def test_rclone_pods_move_the_tree_a_killed_pod_is_taken_over(lab, s3):
     dest = "dmtest:dmtest/%s" % lab.tmp.name
     run_id = "k8s-s3"
     out = {}
+    async_dir = os.path.expanduser("~/.ansible_async")
+    async_before = set(os.listdir(async_dir)) if os.path.isdir(async_dir) else set()
     thread = threading.Thread(target=lambda: out.update(run=run_playbook(
         lab.tmp, lab.vars("rclone", dest, datamover_rclone_config=conf, datamover_run_id=run_id,
                           datamover_partition_files=20, datamover_lease_seconds=4,
@@ -130,6 +132,9 @@ def test_rclone_pods_move_the_tree_a_killed_pod_is_taken_over(lab, s3):
         thread.join(600)
     run = out["run"]
     assert run.rc == 0, run.stdout[-5000:]
+    # the guard's and the plan's async results are removed at the end of the play
+    async_after = set(os.listdir(async_dir)) if os.path.isdir(async_dir) else set()
+    assert async_after - async_before == set(), sorted(async_after - async_before)
     rep = run.report
     assert rep["status"] == "succeeded" and rep["partitions"]["failed"] == 0
     assert rep["verified"] == {"files": files, "bytes": nbytes, "mismatches": 0}
