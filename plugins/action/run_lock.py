@@ -22,7 +22,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.datamover.fleet.plugins.module_utils import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
-from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import failure
 
 MODULE = "datamover.fleet.run_lock"
 # The options a play gives (holder and breaks are this plugin's own, for the module).
@@ -76,11 +76,8 @@ class ActionModule(ActionBase):
         params.setdefault("breaks", None)
         try:
             return runlock.run_lock(params)
-        except DatamoverError as exc:
-            return {"failed": True, "msg": str(exc)}
-        except OSError as exc:
-            where = " (%s)" % exc.filename if getattr(exc, "filename", None) else ""
-            return {"failed": True, "msg": "I/O error%s: %s" % (where, exc.strerror or exc)}
+        except Exception as exc:  # a bug included: failure() keeps its traceback
+            return dict(failure(exc), failed=True)  # as the module would fail
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
