@@ -223,8 +223,7 @@ def _scan(root, rel, excluder, sort_limit, classify=_classify):
         if len(batch) >= sort_limit:
             scan.rest = _Rest(it, fd)  # streamed by the consumer, in readdir order
         else:
-            it.close()
-            batch.sort(key=_NAME)
+            batch.sort(key=_NAME)  # the listing is complete: closed below
         scan.empty = not batch
         classify(batch, rel + b"/" if rel else b"", scan, excluder, fd)
     finally:

@@ -45,22 +45,27 @@ def dir_key(rel):
     return tuple(rel.split(b"/")) if rel else ()
 
 
+def _split_record(record):
+    """(head, dir, name) of a manifest record. An empty-directory record ("d") is an entry of
+    its own directory, under the name b""."""
+    head, _tab, path = record.partition(b"\t")
+    if head[:1] == b"d":
+        return head, path, b""
+    d, _sep, name = path.rpartition(b"/")
+    return head, d, name
+
+
 def dir_groups(records, where="the previous run's manifest"):
     """Yield (key, dir, {name: head}) for each directory of a manifest stream, in order.
 
-    An empty-directory record ("d") is its own directory's group, under the name b"". A "D"
-    record (whole-directory marker of a partition) is not an entry and is skipped.
+    An empty-directory record ("d") is its own directory's group, under the name b"". "D" and
+    "T" records (a partition's markers) are not entries and are skipped.
     """
     cur_dir, group, last_key = None, None, None
     for record in records:
-        head, _tab, path = record.partition(b"\t")
-        kind = head[:1]
-        if kind in MARKER_KINDS:
+        if record[:1] in MARKER_KINDS:
             continue
-        if kind == b"d":
-            d, name = path, b""
-        else:
-            d, _sep, name = path.rpartition(b"/")
+        head, d, name = _split_record(record)
         if d != cur_dir:
             if group is not None:
                 yield last_key, cur_dir, group
@@ -154,8 +159,8 @@ class PrevStream:
 
     def _next_record(self):
         """(record, end) of the record at pos, end being where the next one starts; None at
-        the end of the stream. "D" records (a partition's whole-directory marker, not an
-        entry) are stepped over."""
+        the end of the stream. "D" and "T" records (a partition's markers, not entries) are
+        stepped over."""
         while True:
             end = self.buf.find(b"\0", self.pos)
             while end < 0:
@@ -184,8 +189,8 @@ class PrevStream:
             return False  # markers beyond the look-ahead: no telling, entry by entry
         if nxt >= 0:
             end = buf.find(b"\0", nxt)
-            head, _tab, path = buf[nxt:end if end >= 0 else len(buf)].partition(b"\t")
-            if head[:1] != b"d" and path.rpartition(b"/")[0] == rel:
+            head, d, _name = _split_record(buf[nxt:end if end >= 0 else len(buf)])
+            if head[:1] != b"d" and d == rel:
                 return False  # the previous run had more here: entry by entry
         self.pos = at + len(blob)
         return True
@@ -199,11 +204,7 @@ class PrevStream:
         cur, group = None, {}
         while first is not None:
             record, end = first
-            head, _tab, path = record.partition(b"\t")
-            if head[:1] == b"d":
-                d, name = path, b""
-            else:
-                d, _sep, name = path.rpartition(b"/")
+            head, d, name = _split_record(record)
             if cur is None:
                 cur = d
             elif d != cur:
@@ -218,14 +219,14 @@ class PrevStream:
 
 _UNLOADED = object()
 _MARKERS = tuple(kind + b" " for kind in MARKER_KINDS)
-# Bytes beyond a directory's records that hold the next record whole, "D" marker included
-# (a record is at most PATH_MAX plus its head).
+# Bytes beyond a directory's records that hold the next record whole, with a marker before
+# it (a record is at most PATH_MAX plus its head); more markers than that: see take_identical.
 _LOOKAHEAD = 16384
 
 
 def _after_markers(buf, pos):
-    """Where the first record at or after ``pos`` that is not a "D" marker starts (-1: the
-    buffer ends first)."""
+    """Where the first record at or after ``pos`` that is not a "D" or "T" marker starts (-1:
+    the buffer ends first)."""
     while buf.startswith(_MARKERS, pos):
         end = buf.find(b"\0", pos)
         if end < 0:
