@@ -14,56 +14,29 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
-import socket
 import threading
 import time
+
+from tests.lab.loop_server import LoopServer
 
 _REQUEST = re.compile(rb"(GET|PUT|HEAD|POST|DELETE) (/[^ \r\n]*) HTTP/1\.[01]\r\n")
 
 
-class LatencyProxy:
-    def __init__(self, target_port, delay=0.01, target_host="127.0.0.1", listen_host="127.0.0.1"):
+class LatencyProxy(LoopServer):
+    NAME = "latency-proxy"
+
+    def __init__(self, target_port, delay=0.01, target_host="127.0.0.1", listen_host="127.0.0.1",
+                 keep_lines=False):
+        super().__init__(listen_host)
+        # keep_lines: also keep each request line ("GET /bucket?prefix=... HTTP/1.1"), to say
+        # which requests were counted (a failure message, which directories were listed)
+        self.lines = [] if keep_lines else None
         self.target = (target_host, int(target_port))
-        self.listen_host = listen_host
         self.delay = float(delay)
-        self.port = None
         self.requests = collections.Counter()  # "PUT", "HEAD", "GET", "LIST", ...
         self._lock = threading.Lock()
-        self._loop = None
-        self._thread = None
-        self._server = None
-        self._ready = threading.Event()
 
     # --- control ------------------------------------------------------------------------------
-    def start(self):
-        with socket.socket() as s:
-            s.bind((self.listen_host, 0))
-            self.port = s.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="latency-proxy", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("latency proxy did not start")
-        return self
-
-    def stop(self):
-        if self._loop is not None and self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._thread.join(10)
-
-    async def _shutdown(self):
-        self._server.close()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop.call_soon(self._loop.stop)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def reset_counts(self):
         with self._lock:
             self.requests.clear()
@@ -73,19 +46,10 @@ class LatencyProxy:
             return dict(self.requests)
 
     # --- the proxy ----------------------------------------------------------------------------
-    def _run(self):
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, self.listen_host, self.port))
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.close()
-
     def _count(self, data):
         for match in _REQUEST.finditer(data):
+            if self.lines is not None:
+                self.lines.append(match.group(0).strip().decode("utf-8", "replace"))
             method, path = match.group(1).decode(), match.group(2)
             if method == "GET" and b"?" in path and re.search(rb"[?&]uploads(=|&|$)", path):
                 method = "UPLOADS"  # ListMultipartUploads: the end of a run's leftover check

@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import random
-import socket
 import threading
 import time
+
+from tests.lab.loop_server import LoopServer
 
 SLOWDOWN_BODY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
                  b'<Message>Please reduce your request rate.</Message>'
@@ -33,56 +34,24 @@ TOO_MANY_BODY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>TooManyR
 REASONS = {503: (b"Slow Down", SLOWDOWN_BODY), 429: (b"Too Many Requests", TOO_MANY_BODY)}
 
 
-class ThrottleProxy:
+class ThrottleProxy(LoopServer):
+    NAME = "throttle-proxy"
+
     def __init__(self, target_port, share=0.25, statuses=(503,), seed=1,
                  target_host="127.0.0.1", listen_host="127.0.0.1"):
+        super().__init__(listen_host)
         self.target = (target_host, int(target_port))
-        self.listen_host = listen_host
         self.share = float(share)
         self.statuses = tuple(statuses)
         self._rng = random.Random(seed)
-        self.port = None
         self.log = []  # (monotonic time, method, path, status or None when forwarded)
         self._lock = threading.Lock()
-        self._loop = None
-        self._thread = None
-        self._server = None
-        self._ready = threading.Event()
 
     @property
     def endpoint(self):
         return "http://%s:%d" % (self.listen_host, self.port)
 
     # --- control ------------------------------------------------------------------------------
-    def start(self):
-        with socket.socket() as s:
-            s.bind((self.listen_host, 0))
-            self.port = s.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="throttle-proxy", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("throttle proxy did not start")
-        return self
-
-    def stop(self):
-        if self._loop is not None and self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._thread.join(10)
-
-    async def _shutdown(self):
-        self._server.close()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop.call_soon(self._loop.stop)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def set_share(self, share):
         with self._lock:
             self.share = float(share)
@@ -113,17 +82,6 @@ class ThrottleProxy:
         return best, at
 
     # --- the proxy ----------------------------------------------------------------------------
-    def _run(self):
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, self.listen_host, self.port))
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.close()
-
     def _decide(self):
         with self._lock:
             if self.share > 0 and self._rng.random() < self.share:
