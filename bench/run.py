@@ -19,7 +19,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import re
 import tempfile
 import time
 import urllib.parse
@@ -180,21 +179,18 @@ def s3_tree():
 SMALL_DIRS = "ours, 1,000 dirs of 10"
 
 
-class LinesProxy(LatencyProxy):
-    """The counting proxy, also keeping each LIST's prefix (whose listing it was)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.list_prefixes = []
-
-    def _count(self, data):
-        super()._count(data)
-        for method, path in re.findall(rb"(GET) (/[^ \r\n]*) HTTP/1\.[01]\r\n", data):
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(path.decode()).query,
-                                          keep_blank_values=True)
-            if "uploads" not in query and ("list-type" in query or "prefix" in query
-                                           or "delimiter" in query):
-                self.list_prefixes.append(query.get("prefix", [""])[0])
+def list_prefixes(lines):
+    """The prefix of each listing (LIST) among request lines, as the proxy kept them."""
+    out = []
+    for line in lines:
+        method, _sp, rest = line.partition(" ")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(rest.rpartition(" ")[0]).query,
+                                      keep_blank_values=True)
+        if method == "GET" and "uploads" not in query and ("list-type" in query
+                                                          or "prefix" in query
+                                                          or "delimiter" in query):
+            out.append(query.get("prefix", [""])[0])
+    return out
 
 
 def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
@@ -202,7 +198,7 @@ def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
     count = sum(len(f) for dummy_dir, dummy_subdirs, f in os.walk(src))
     weed = SeaweedS3(bucket="bench", workdir=tempfile.mkdtemp(prefix="dm-bench-weed-", dir=WORK))
     weed.start()
-    proxy = LinesProxy(weed.base + 3, delay=delay).start()
+    proxy = LatencyProxy(weed.base + 3, delay=delay, keep_lines=True).start()
     endpoint = "http://127.0.0.1:%d" % proxy.port
     conf = os.path.join(WORK, "rclone.conf")
     fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -218,10 +214,10 @@ def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
     def counted(label, func):
         def run(rep):
             proxy.reset_counts()
-            del proxy.list_prefixes[:]
+            del proxy.lines[:]
             out = func(rep)
             requests.setdefault(label, []).append(proxy.counts())
-            lists.setdefault(label, []).append(list(proxy.list_prefixes))
+            lists.setdefault(label, []).append(list_prefixes(proxy.lines))
             return out
         return run
 

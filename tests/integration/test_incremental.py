@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.lab.latency_proxy import _REQUEST, LatencyProxy
+from tests.lab.latency_proxy import LatencyProxy
 from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, rclone_binary
 from tests.lab.trees import diff_trees, sample_tree
 
@@ -158,24 +158,11 @@ def test_rsync_incremental_then_guarded_mirror(tmp_path, playbook):
 PREFLIGHT = {"PUT": 1, "HEAD": 2, "DELETE": 1, "LIST": 1}
 
 
-class SeenProxy(LatencyProxy):
-    """The counting proxy, also keeping each request line (for failure messages)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.lines = []
-
-    def _count(self, data):
-        super()._count(data)
-        for match in _REQUEST.finditer(data):
-            self.lines.append(match.group(0).strip().decode("utf-8", "replace"))
-
-
 def test_s3_incremental_makes_no_listing_and_mirror_deletes_exactly(tmp_path, playbook, s3):
     src, shared = tmp_path / "src", tmp_path / "shared"
     sample_tree(str(src), files=300, big_files=0)
     shared.mkdir()
-    with SeenProxy(s3.base + 3, delay=0.0) as proxy:
+    with LatencyProxy(s3.base + 3, delay=0.0, keep_lines=True) as proxy:
         conf = str(tmp_path / "rclone.conf")
         with open(conf, "w") as handle:
             handle.write("[dmtest]\ntype = s3\nprovider = SeaweedFS\nendpoint = "
