@@ -20,6 +20,21 @@ from tests.unit.helpers import write
 RCLONE = shutil.which("rclone") or os.path.join(os.path.dirname(sys.executable), "rclone")
 
 
+def _counted_tool(tmp_path, src, s3, proxy, prefix):
+    """An RcloneTool whose remote goes through ``proxy``, and a work directory."""
+    conf = str(tmp_path / "rclone.conf")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("[counted]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
+                     "access_key_id = %s\nsecret_access_key = %s\n"
+                     % (proxy.port, ACCESS_KEY, SECRET_KEY))
+    tool = RcloneTool(os.fsdecode(src), "counted:%s/%s" % (s3.bucket, prefix), binary=RCLONE,
+                      config=conf)
+    work = str(tmp_path / "work")
+    os.makedirs(work)
+    return tool, work
+
+
 def test_common_dir():
     assert _common_dir([b"a/b/c", b"a/b/d/e"]) == b"a/b"
     assert _common_dir([b"a/x", b"b/y"]) == b""
@@ -36,16 +51,7 @@ def test_new_small_objects_cost_one_put_each_and_a_listing_per_directory(tmp_pat
             write(os.path.join(src, d, b"f%02d" % i), b"%d" % i * 100)
     entries = [(e.kind, e.size, e.mtime_ns, e.path) for e in Crawl(src)]
     with LatencyProxy(s3.base + 3, delay=0.0) as proxy:
-        conf = str(tmp_path / "rclone.conf")
-        fd = os.open(conf, os.O_WRONLY | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write("[counted]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
-                         "access_key_id = %s\nsecret_access_key = %s\n"
-                         % (proxy.port, ACCESS_KEY, SECRET_KEY))
-        tool = RcloneTool(os.fsdecode(src), "counted:%s/requests" % s3.bucket, binary=RCLONE,
-                          config=conf)
-        work = str(tmp_path / "work")
-        os.makedirs(work)
+        tool, work = _counted_tool(tmp_path, src, s3, proxy, "requests")
         list_path, _skipped = tool.prepare(entries, work)
         import subprocess
         with open(os.path.join(work, "log"), "wb") as log:
@@ -108,16 +114,7 @@ def test_a_whole_subtree_is_verified_by_one_flat_listing(tmp_path, s3):
                 write(os.path.join(src, b"g%d/d%02d/f%d" % (g, d, i)), b"%d" % i * 10)
     entries = [(e.kind, e.size, e.mtime_ns, e.path) for e in Crawl(src)]
     with LatencyProxy(s3.base + 3, delay=0.0) as proxy:
-        conf = str(tmp_path / "rclone.conf")
-        fd = os.open(conf, os.O_WRONLY | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write("[counted]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
-                         "access_key_id = %s\nsecret_access_key = %s\n"
-                         % (proxy.port, ACCESS_KEY, SECRET_KEY))
-        tool = RcloneTool(os.fsdecode(src), "counted:%s/trees" % s3.bucket, binary=RCLONE,
-                          config=conf)
-        work = str(tmp_path / "work")
-        os.makedirs(work)
+        tool, work = _counted_tool(tmp_path, src, s3, proxy, "trees")
         list_path, _skipped = tool.prepare(entries, work, trees=[b"g0", b"g1"])
         with open(os.path.join(work, "log"), "wb") as log:
             for argv in tool.commands(list_path, work):
@@ -125,8 +122,8 @@ def test_a_whole_subtree_is_verified_by_one_flat_listing(tmp_path, s3):
             proxy.reset_counts()
             clean = tool.verify(entries, list_path, log)
             listed = proxy.counts()
-            subprocess.run([RCLONE, "--config", conf, "deletefile",
-                            "counted:%s/trees/g1/d05/f2" % s3.bucket], check=True)
+            subprocess.run(tool.base_argv() + ["deletefile", "counted:%s/trees/g1/d05/f2"
+                                               % s3.bucket], check=True)
             result = tool.verify(entries, list_path, log)
             # a retry (its own list, no trees) lists its own directory again
             list_path, _skipped = tool.prepare([e for e in entries if e[3] == b"g1/d05/f2"], work)
