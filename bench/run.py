@@ -284,8 +284,8 @@ def bench_crawl(reps, tree_name):
     shared = os.path.join(WORK, "crawl-shared")
     out = os.path.join(WORK, "fpart-out")
     script = ("import sys; sys.path.insert(0, %r)\n"
-              "from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir\n"
-              "from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import make_plan\n"
               "from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults\n"
               "make_plan(RunDir(sys.argv[1], 'c'), plan_defaults(source=sys.argv[2], "
               "destination='/nowhere', tool='rsync', engine=sys.argv[3], partition_files=2048))\n"
@@ -353,8 +353,8 @@ def bench_floor(reps, tree_name="t1", files=2048):
     """What one slot cannot beat: our partitions' own rsync commands run one after another by
     bare rsync, no Python, against one whole-tree rsync -a."""
     from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults
-    from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan
-    from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+    from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import make_plan
+    from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
     from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import RsyncTool
     src = ensure_tree(tree_name)
     dst = os.path.join(WORK, "dst-floor")
@@ -388,8 +388,8 @@ def bench_floor(reps, tree_name="t1", files=2048):
 
 
 def bench_claims(parts=100000, claims=1000):
-    from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-    from ansible_collections.datamover.fleet.plugins.module_utils.runstate import (
+    from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+    from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import (
         RunState,
         make_token,
     )
@@ -410,15 +410,15 @@ def bench_claims(parts=100000, claims=1000):
 
 
 def bench_first_byte(tree_name="t4"):
-    from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+    from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
     """Live mode on T4: seconds from the start of the worker process to the first file at the
     destination, while the crawl of 1,000,000 entries is still running."""
     src = ensure_tree(tree_name)
     shared = fresh(os.path.join(WORK, "ttfb-shared"))
     dst = fresh(os.path.join(WORK, "ttfb-dst"))
     script = ("import sys; sys.path.insert(0, %r)\n"
-              "from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir\n"
-              "from ansible_collections.datamover.fleet.plugins.module_utils.worker import plan_and_work\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir\n"
+              "from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import plan_and_work\n"
               "from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults\n"
               "plan_and_work(RunDir(sys.argv[1], 'f'), 'b', plan_defaults(source=sys.argv[2], "
               "destination=sys.argv[3], tool='rsync', partition_files=2048), slots=2)\n"

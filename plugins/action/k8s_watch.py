@@ -17,7 +17,7 @@ from ansible_collections.datamover.fleet.plugins.action.watch import (
     progress_line,
     worker_problems,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.status import Rate
+from ansible_collections.datamover.fleet.plugins.module_utils.run.status import Rate
 
 display = Display()
 

@@ -20,8 +20,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.datamover.fleet.plugins.module_utils import runlock
-from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
+from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
+from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import failure
 
 MODULE = "datamover.fleet.run_lock"

@@ -21,12 +21,12 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.datamover.fleet.plugins.module_utils import runlock
-from ansible_collections.datamover.fleet.plugins.module_utils.detach import pid_alive
+from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
+from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
-from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.status import (
+from ansible_collections.datamover.fleet.plugins.module_utils.report.report import make_report
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.run.status import (
     Rate,
     progress_line,
     read_status,

@@ -79,10 +79,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.datamover.fleet.plugins.module_utils import k8s_client as kc
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s import client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 
 
 def main():

@@ -64,7 +64,7 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.datamover.fleet.plugins.module_utils import k8s_client as kc
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s import client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 
 

@@ -41,7 +41,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, remove_canary
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, remove_canary
 
 
 def main():

@@ -197,7 +197,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
-from ansible_collections.datamover.fleet.plugins.module_utils import k8s_manifests as km
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s import manifests as km
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 
 ARGS = dict(

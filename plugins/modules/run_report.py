@@ -78,8 +78,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
-from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.report.report import make_report
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 
 
 def _report(p):

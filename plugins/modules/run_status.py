@@ -80,11 +80,11 @@ workers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.datamover.fleet.plugins.module_utils import runlock
+from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.status import read_status
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.run.status import read_status
 
 
 def _status(p):

@@ -171,12 +171,12 @@ stopped:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARG, run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.detach import run_worker, spawn
+from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import run_worker, spawn
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, remove_canary
-from ansible_collections.datamover.fleet.plugins.module_utils.planning import open_run
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, remove_canary
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import open_run
 from ansible_collections.datamover.fleet.plugins.module_utils.secrets import hide_in_module
-from ansible_collections.datamover.fleet.plugins.module_utils.worker import DEFAULTS
+from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import DEFAULTS
 
 
 def _work(p):

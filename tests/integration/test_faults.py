@@ -87,7 +87,7 @@ def test_destination_full_fails_clearly_and_reports_only_what_is_there(tmp_path,
                 assert json.load(handle)["verified"]["mismatches"] == 0
         with open(run_dir / "run.json") as handle:
             assert json.load(handle)["destination"] == str(dst)
-        from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+        from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
         rundir = RunDir(str(shared), "full")
         for part in os.listdir(run_dir / "state" / "done"):
             for kind, size, _mtime, rel in rundir.read_manifest(int(part.split(".")[0])):

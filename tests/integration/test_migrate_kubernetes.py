@@ -274,7 +274,7 @@ def test_fake_runs_the_worker_module_with_the_image_python():
     """The fake's stand-in image runs `python3 -m ...worker_cli` as the Containerfile does."""
     image = collections_image(COLLECTIONS, VENV_BIN)
     proc = subprocess.run(["python3", "-m",
-                           "ansible_collections.datamover.fleet.plugins.module_utils.worker_cli",
+                           "ansible_collections.datamover.fleet.plugins.module_utils.work.worker_cli",
                            "--help"], env={k: image[k] for k in ("PATH", "PYTHONPATH")},
                           capture_output=True, text=True, check=False,
                           executable=shutil.which("python3", path=image["PATH"]))

@@ -12,10 +12,10 @@ import time
 import pytest
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults
-from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan
-from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import make_plan
+from ansible_collections.datamover.fleet.plugins.module_utils.report.report import make_report
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import Worker
 from tests.lab.trees import sample_tree
 
 FAST = dict(slots=2, retries=2, backoff=0.05, backoff_max=0.1, poll=0.05, lease_seconds=30,

@@ -6,8 +6,8 @@ import os
 import stat
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import plan_defaults
-from ansible_collections.datamover.fleet.plugins.module_utils.planning import make_plan
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import make_plan
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 
 
 def write(path, data=b""):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.datamover.fleet.plugins.module_utils.planning import run_meta
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import run_meta
 from ansible_collections.datamover.fleet.plugins.module_utils.secrets import redact, redact_argv
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
@@ -64,7 +64,7 @@ def test_the_run_directory_is_private_by_default(tmp_path, access, dir_mode, fil
     import os
     import stat
 
-    from ansible_collections.datamover.fleet.plugins.module_utils.report import make_report
+    from ansible_collections.datamover.fleet.plugins.module_utils.report.report import make_report
     write(str(tmp_path / "src" / "f"), b"x")
     old = os.umask(0o022)  # a lax umask: the modes must not depend on it
     try:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 from ansible_collections.datamover.fleet.plugins.modules import partition
 
 from tests.unit.plugins.modules.conftest import src_totals

@@ -7,7 +7,7 @@ import shutil
 import time
 
 import pytest
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir, read_canary
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, read_canary
 from ansible_collections.datamover.fleet.plugins.modules import preflight
 
 from tests.unit.helpers import new_run

@@ -7,7 +7,7 @@ import shutil
 import time
 
 import pytest
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 from ansible_collections.datamover.fleet.plugins.modules import run_report, worker
 
 from tests.unit.helpers import write_script

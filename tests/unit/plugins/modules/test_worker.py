@@ -5,12 +5,12 @@ import os
 import shutil
 
 import pytest
-from ansible_collections.datamover.fleet.plugins.module_utils.rundir import (
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import (
     RunDir,
     read_canary,
     write_canary,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.runstate import RunState
+from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 from ansible_collections.datamover.fleet.plugins.modules import worker
 
 from tests.unit.helpers import tree_index, worker_record, write_script

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import Crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
     find_binary,
     make_tool,

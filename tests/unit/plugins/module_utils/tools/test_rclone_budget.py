@@ -2,7 +2,7 @@
 its share as --tpslimit; rsync refuses a budget at preflight."""
 from __future__ import annotations
 
-from ansible_collections.datamover.fleet.plugins.module_utils import preflight as pf
+from ansible_collections.datamover.fleet.plugins.module_utils.plan import preflight as pf
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone import RcloneTool
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rsync import RsyncTool
 
@@ -30,8 +30,8 @@ def test_every_rclone_command_carries_the_share():
 
 
 def test_split_over_slots_and_their_two_processes(tmp_path):
-    from ansible_collections.datamover.fleet.plugins.module_utils.rundir import RunDir
-    from ansible_collections.datamover.fleet.plugins.module_utils.worker import Worker
+    from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+    from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import Worker
     rundir = RunDir(str(tmp_path), "r1")
     rundir.create_or_check({"source": str(tmp_path), "destination": "remote:b/p",
                             "tool": "rclone", "tool_options": []})

@@ -7,7 +7,7 @@ import shutil
 import sys
 
 import pytest
-from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import Crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone import (
     RcloneTool,
     _common_dir,

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from ansible_collections.datamover.fleet.plugins.module_utils.crawl import Crawl
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import Crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
     find_binary,
     make_tool,

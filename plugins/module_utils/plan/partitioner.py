@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cut a stream of crawled entries into partitions and publish them in the run directory.
+
+A partition is closed when adding the next entry would pass ``max_files`` entries or
+``max_bytes`` bytes (a single file larger than ``max_bytes`` gets a partition of its own), or
+early, once 3/4 full, when the next directory fits a partition of its own (see add_scan).
+Each partition is published as soon as it is closed (live mode): its manifest is written
+first, its ``state/todo`` marker last, so a worker never claims a partition that is not
+complete. The native crawl hands over whole directories of ready-made manifest records, and
+those are cut in slices rather than one entry at a time.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import (
+    KIND_DIR,
+    KIND_TREE,
+    KIND_WHOLE_DIR,
+    Crawl,
+    manifest_record,
+)
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
+
+__all__ = ["PartWriter", "PlanError", "finish_plan", "plan_native"]
+
+
+class PartWriter:
+    # tick(): a partition still filling after this long is published as it is, so that
+    # sparse changes (an incremental pass over a tree where little changed) start moving
+    # while the crawl goes on instead of after it. The wait grows with the crawl (a tenth
+    # of its time so far), so a crawl of hours makes few small partitions.
+    FLUSH_MIN_SECONDS = 0.1
+    FLUSH_SHARE = 0.1
+
+    def __init__(self, rundir, max_files, max_bytes):
+        if int(max_files) < 1 or int(max_bytes) < 1:
+            raise PlanError("partition limits must be positive (files=%r, bytes=%r)"
+                            % (max_files, max_bytes))
+        self.rundir = rundir
+        self.state = RunState(rundir)
+        self.max_files, self.max_bytes = int(max_files), int(max_bytes)
+        self.next_id = 1
+        self.total_files = self.total_bytes = 0
+        self.published = 0
+        self.started = time.monotonic()
+        # Directories (with entries) of the partition being filled, in crawl order, and the
+        # last one of the partition before it: what trees() needs. Only add_scan keeps them
+        # (a whole crawl streams through it); add() turns them off.
+        self.dirs, self.before = [], None
+        self.track_dirs = True
+        self._next_dir = None  # set while add_scan runs: the directory after a closed one
+        self._reset()
+
+    def _reset(self):
+        self.records, self.count, self.files, self.bytes = [], 0, 0, 0
+        self.opened = None  # when the partition being filled got its first record
+        if self.dirs:
+            self.before = self.dirs[-1]
+        self.dirs = []
+
+    def tick(self):
+        """Publish the partition being filled if it has waited long enough (see above)."""
+        if self.opened is None:
+            return None
+        now = time.monotonic()
+        if now - self.opened >= max(self.FLUSH_MIN_SECONDS,
+                                    (now - self.started) * self.FLUSH_SHARE):
+            return self.close()
+        return None
+
+    def add(self, entry):
+        """Add one Entry (the fpart engine's path)."""
+        if self.count and (self.count + 1 > self.max_files
+                           or self.bytes + entry.size > self.max_bytes):
+            self.close()
+        if self.opened is None:
+            self.opened = time.monotonic()
+        self.track_dirs = False  # entries, not whole directories: no trees
+        self.records.append(manifest_record(entry.kind, entry.size, entry.mtime_ns, entry.path))
+        self.count += 1
+        self.bytes += entry.size
+        if entry.kind != KIND_DIR:
+            self.files += 1
+
+    def add_scan(self, scan):
+        """Add a directory's records (native engine): whole slices while they fit."""
+        self._next_dir = scan.rel
+        try:
+            self._add_scan(scan)
+        finally:
+            self._next_dir = None
+
+    def _add_scan(self, scan):
+        records, sizes = scan.records, scan.sizes
+        n, i = len(records), 0
+        if self.opened is None and n:
+            self.opened = time.monotonic()
+        is_dir_marker = n == 1 and records[0][:1] == b"d"
+        if scan.whole and n <= self.max_files:
+            total = sum(sizes)
+            if (total <= self.max_bytes and self.count >= self.max_files * 3 // 4
+                    and (self.count + n > self.max_files or self.bytes + total > self.max_bytes)):
+                # A directory that fits a partition of its own starts one rather than being
+                # cut, once the current partition is 3/4 full: each directory then has one
+                # owner, which an object store lists once (one LIST per directory) and rsync
+                # walks (-r) instead of reading names.
+                self.close()
+            if self.count + n <= self.max_files and self.bytes + total <= self.max_bytes:
+                # The whole directory fits: say so, and rsync walks it instead of reading
+                # one name per file (measured: 20% less per partition). Not an entry.
+                self.records.append(manifest_record(KIND_WHOLE_DIR, 0, 0, scan.rel))
+                self.records.extend(records)
+                self._note_dir(scan.rel)
+                self.count += n
+                self.bytes += total
+                self.files += n
+                return
+        while i < n:
+            room = self.max_files - self.count
+            if room <= 0:
+                self.close()
+                continue
+            j = min(n, i + room)
+            chunk = sum(sizes[i:j])
+            if self.bytes + chunk > self.max_bytes:
+                # The byte limit falls inside this slice: find where, entry by entry.
+                j, chunk = i, 0
+                while j < n and (self.bytes + chunk + sizes[j] <= self.max_bytes
+                                 or (self.count == 0 and j == i)):
+                    chunk += sizes[j]
+                    j += 1
+                if j == i:
+                    self.close()
+                    continue
+            self.records.extend(records[i:j])
+            self._note_dir(scan.rel)
+            self.count += j - i
+            self.bytes += chunk
+            if not is_dir_marker:
+                self.files += j - i
+            i = j
+
+    def _note_dir(self, rel):
+        if not self.dirs or self.dirs[-1] != rel:
+            self.dirs.append(rel)
+
+    def trees(self, after):
+        """Directories whose whole subtree (every directory under it that has entries) is in
+        the partition being filled, ``after`` being the directory crawled right after it (None:
+        the crawl is over). In crawl order a subtree is contiguous, so it is whole here when
+        neither the directory before the partition nor the one after it lies in it. Each of
+        the partition's directories is under at most one such tree (the topmost); an object
+        store lists a tree in one flat listing (a request per 1,000 objects) instead of a
+        request per directory."""
+        if not self.track_dirs or not self.dirs:
+            return []
+        out = []
+        for d in self.dirs:
+            parts = d.split(b"/") if d else []
+            k = max(_shared(parts, self.before), _shared(parts, after))
+            if k + 1 > len(parts):
+                continue  # the directory before or after is this one, or under it
+            top = b"/".join(parts[:k + 1])
+            if not out or out[-1] != top:
+                out.append(top)
+        return out
+
+    def close(self):
+        """Publish the current partition (if any)."""
+        if not self.records:
+            return None
+        trees = self.trees(self._next_dir)
+        if trees:
+            self.records[:0] = [manifest_record(KIND_TREE, 0, 0, t) for t in trees]
+        part_id = self.next_id
+        self.next_id += 1
+        rd = self.rundir
+        # A resumed plan re-crawls a tree it already cut: existing partitions stay as they are.
+        if not rd.has_manifest(part_id):
+            rd.write_manifest(part_id, b"".join(self.records))
+        if self.state.add_todo(part_id):
+            self.published += 1
+        self.total_files += self.files
+        self.total_bytes += self.bytes
+        self._reset()
+        return part_id
+
+
+def _shared(parts, other):
+    """Leading path components ``parts`` shares with directory ``other`` (-1: no other)."""
+    if other is None:
+        return -1
+    n = 0
+    for a, b in zip(parts, other.split(b"/") if other else []):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
+def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, attrs=False):
+    """attrs: records carry mode/uid/gid (rsync keeps them), so that the first incremental
+    pass after this run sees a chmod or chown, and finds unchanged directories byte for
+    byte (incremental.Diff) instead of entry by entry."""
+    started = time.time()
+    writer = PartWriter(rundir, max_files, max_bytes)
+    crawl = Crawl(source, excludes=excludes, threads=threads, attrs=attrs)
+    for scan in crawl.scans():
+        writer.add_scan(scan)
+    writer.close()
+    return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
+                       crawl.skipped, crawl.skipped_count, extra={"attrs": True} if attrs else None)
+
+
+def finish_plan(rundir, writer, started, engine, errors, error_count, skipped, skipped_count,
+                extra=None):
+    plan = {
+        "engine": engine,
+        "parts": writer.next_id - 1,
+        "files": writer.total_files,
+        "bytes": writer.total_bytes,
+        "seconds": round(time.time() - started, 3),
+        "crawl_errors": error_count,
+        "crawl_error_samples": [[os.fsdecode(p), why] for p, why in errors],
+        "skipped": skipped_count,
+        "skipped_samples": [[os.fsdecode(p), why] for p, why in skipped],
+    }
+    plan.update(extra or {})
+    rundir.write_plan(plan)
+    return plan

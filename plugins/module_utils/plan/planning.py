@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: datamover.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The plan step: create (or resume) a run and cut its source into partitions."""
+from __future__ import annotations
+
+import os
+
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_OPTIONS
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import plan_native
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.preflight import (
+    check_overlaps,
+    check_tool_options,
+    shared_dir_exclude,
+)
+from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import tool_class
+
+__all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
+
+# Options that shape only the crawl (kept under run.json's "partitioning"); every other plan
+# option is recorded in run.json for the workers, so a new option is declared in one place.
+PLANNING_KEYS = ("engine", "partition_files", "partition_bytes", "threads")
+META_KEYS = tuple(k for k in PLAN_OPTIONS if k not in PLANNING_KEYS)
+
+
+def run_meta(params):
+    """What run.json records of the plan's options. Credentials in the destination or the
+    tool options are not recorded (run_secrets)."""
+    meta = {k: params.get(k) for k in META_KEYS}
+    meta["destination"], meta["tool_options"], _env = run_secrets(params)
+    meta["source"] = os.path.normpath(meta["source"])
+    if meta["tool"] == "rsync":
+        meta["destination"] = os.path.normpath(meta["destination"])
+    meta["partitioning"] = {"engine": params.get("engine", "native"),
+                            "files": params.get("partition_files"),
+                            "bytes": params.get("partition_bytes")}
+    return meta
+
+
+def run_secrets(params):
+    """(destination, tool_options, env) of the plan, credentials taken out into env."""
+    tool = tool_class(params["tool"])
+    return tool.split_secrets(params.get("destination"), params.get("tool_options"))
+
+
+def open_run(rundir, params):
+    """Create the run, or resume it: failed partitions are queued again and a STOP left by
+    an earlier execution is cleared. Returns (meta, created, requeued_failed)."""
+    meta = run_meta(params)
+    # Preflight refuses these before anything runs; checked again here because the modules
+    # can be called without the play.
+    problems = check_tool_options(meta["tool"], meta.get("tool_options")) + check_overlaps(
+        meta["source"], meta["destination"], meta["tool"], rundir.shared_dir)
+    if problems:
+        raise PlanError(" | ".join(problems))
+    _pattern, inside = shared_dir_exclude(meta["source"], rundir.shared_dir)
+    if inside:
+        meta["excluded_automatically"] = [[inside, "the shared dir (run directories) inside "
+                                                   "the source"]]
+    meta, created = rundir.create_or_check(meta)
+    if (meta.get("since") or None) != (params.get("since") or None):
+        # Another since under the same id would mix two different diffs in one run.
+        raise PlanError("datamover_run_id %r is an incremental run since %r (this one asks for "
+                        "%r): use a new datamover_run_id, or repeat datamover_since=%s to resume "
+                        "it" % (rundir.run_id, meta.get("since"), params.get("since"),
+                                meta.get("since") or "''"))
+    env = run_secrets(params)[2]
+    if env:
+        rundir.write_secrets(env)
+    requeued = [] if created else RunState(rundir).requeue_failed()
+    rundir.clear_leftovers()
+    return meta, created, requeued
+
+
+def crawl(rundir, meta, threads=8):
+    """Cut the source into partitions, unless an earlier execution finished the plan.
+
+    Returns (plan, published). On failure, plan.failed tells the waiting workers to stop.
+    """
+    if rundir.plan_complete():
+        return rundir.plan(), 0
+    part = meta["partitioning"]
+    excludes = list(meta.get("excludes") or [])
+    pattern, _inside = shared_dir_exclude(meta["source"], rundir.shared_dir)
+    if pattern:
+        excludes.append(pattern)
+    try:
+        if meta.get("mirror") and not meta.get("since"):
+            raise PlanError(
+                "datamover_mirror needs datamover_since: deletions are found by comparing with "
+                "the previous run's manifest. A destination without one would have to be "
+                "listed in full, which this collection does not do: run a full copy first, "
+                "then incremental passes with datamover_since, the last one with "
+                "datamover_mirror=true (docs/cutover.md)")
+        if meta.get("since"):
+            # Always the native crawl: the diff reads manifests in its order (fpart has its own).
+            from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import (
+                plan_since,
+            )
+            plan = plan_since(rundir, meta, threads=threads or 8)
+        elif part["engine"] == "fpart":
+            from ansible_collections.datamover.fleet.plugins.module_utils.plan.fpart import plan_fpart
+            plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"], excludes)
+        else:
+            plan = plan_native(rundir, meta["source"], part["files"], part["bytes"],
+                               excludes, threads=threads or 8, attrs=meta["tool"] == "rsync")
+    except BaseException as exc:
+        rundir.mark_plan_failed(str(exc) or type(exc).__name__)
+        raise
+    return plan, plan["parts"]
+
+
+def make_plan(rundir, params):
+    meta, created, requeued = open_run(rundir, params)
+    plan, published = crawl(rundir, meta, params.get("threads"))
+    return {"run_dir": rundir.path, "created": created, "plan": plan,
+            "requeued_failed": requeued, "published": published}
