@@ -33,8 +33,21 @@ def can_build_fleet():
     return True, ""
 
 
+def lab_slot():
+    """Names and addresses of this checkout's fleet: ``DATAMOVER_LAB_SLOT=N`` (0-9) gives another
+    prefix, bridge and subnet, so suites run side by side on one machine do not share hosts."""
+    slot = int(os.environ.get("DATAMOVER_LAB_SLOT", "0"))
+    if not 0 <= slot <= 9:
+        raise ValueError("DATAMOVER_LAB_SLOT must be 0-9, not %d" % slot)
+    if slot == 0:
+        return "dmw", "dmbr0", "10.213.7"
+    return "dm%dw" % slot, "dmbr%d" % slot, "10.213.%d" % (7 + slot * 10)
+
+
 class Fleet:
-    def __init__(self, hosts=3, prefix="dmw", bridge="dmbr0", subnet="10.213.7", workdir=None):
+    def __init__(self, hosts=3, prefix=None, bridge=None, subnet=None, workdir=None):
+        slot_prefix, slot_bridge, slot_subnet = lab_slot()
+        prefix, bridge, subnet = prefix or slot_prefix, bridge or slot_bridge, subnet or slot_subnet
         self.names = ["%s%d" % (prefix, i + 1) for i in range(hosts)]
         self.bridge, self.subnet = bridge, subnet
         self.gateway = subnet + ".1"
