@@ -13,6 +13,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import LEASE_ARG
 from ansible_collections.datamover.fleet.plugins.action.watch import (
     progress_line,
     worker_problems,
@@ -33,7 +34,7 @@ ARGS = dict(
     max_requests_per_second=dict(type="float", default=0.0),
     interval=dict(type="float", default=10.0),
     timeout=dict(type="float", default=0.0),
-    lease_seconds=dict(type="float", default=120.0),
+    **LEASE_ARG,
     startup_grace=dict(type="float", default=600.0),
     settle_grace=dict(type="float", default=30.0),
     kubeconfig=dict(type="path"),

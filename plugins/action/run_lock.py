@@ -20,6 +20,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import LEASE_ARG
 from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import failure
@@ -31,7 +32,7 @@ ARGS = dict(
     run_id=dict(type="str", required=True),
     state=dict(type="str", default="held", choices=["held", "released"]),
     nonce=dict(type="str", required=True),
-    lease_seconds=dict(type="float", default=120.0),
+    **LEASE_ARG,
     interval=dict(type="float", default=10.0),
     run_dir_access=dict(type="str", default="private", choices=["private", "group"]),
 )

@@ -21,6 +21,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import LEASE_ARG
 from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
@@ -46,7 +47,7 @@ ARGS = dict(
     rclone_config=dict(type="path"),
     interval=dict(type="float", default=10.0),
     timeout=dict(type="float", default=0.0),
-    lease_seconds=dict(type="float", default=120.0),
+    **LEASE_ARG,
     startup_grace=dict(type="float", default=120.0),
     lock_nonce=dict(type="str"),
 )

@@ -5,6 +5,10 @@
 from __future__ import annotations
 
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
+from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import LEASE_SECONDS
+
+# The workers' lease, as the modules and actions that judge a run's liveness take it.
+LEASE_ARG = dict(lease_seconds=dict(type="float", default=LEASE_SECONDS))
 
 RUN_ARGS = dict(
     shared_dir=dict(type="path", required=True),

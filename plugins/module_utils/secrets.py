@@ -7,10 +7,9 @@ options) are replaced by ``REDACTED`` in whatever we write or show.
 """
 from __future__ import annotations
 
-import os
 import re
 
-__all__ = ["REDACTED", "hide_in_module", "is_secret_name", "redact", "redact_argv"]
+__all__ = ["REDACTED", "is_secret_name", "redact", "redact_argv"]
 
 REDACTED = "REDACTED"
 # Parameter and flag names that carry a credential, in rclone's spelling (connection-string
@@ -19,22 +18,6 @@ _SECRET_WORDS = ("secret", "password", "pass", "token", "key", "sas_url", "crede
                  "auth", "session")
 # key=value inside a connection string, the value possibly quoted
 _PARAM_RE = re.compile(r"""([,:]?)([A-Za-z0-9_]+)=('[^']*'|"[^"]*"|[^,:]*)""")
-
-
-def hide_in_module(module, tool_name, destination, options):
-    """Credentials in a destination or tool options: masked in everything the module returns
-    (its result, the invocation Ansible logs and keeps in async result files), and given to
-    this process's environment, where the tool reads them. Returns (destination, options)
-    without them."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
-    if tool_name not in TOOLS:
-        return destination, options
-    destination, options, env = TOOLS[tool_name].split_secrets(destination, options)
-    for value in env.values():
-        if value:
-            module.no_log_values.add(value)
-    os.environ.update(env)
-    return destination, options
 
 
 def is_secret_name(name):

@@ -74,14 +74,13 @@ deleted:
   elements: str
 """
 
-import os
-import time
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.k8s import client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import require_library
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s.guard import Guard
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 
 
@@ -95,36 +94,18 @@ def main():
                                poll=dict(type="float", default=2.0),
                                **kc.AUTH_ARGS),
         supports_check_mode=False)
-    if not kc.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"),
-                         exception=kc.KUBERNETES_IMPORT_ERROR)
-    p = dict(module.params)
-    # the run directory's guard files (the watch touches the heartbeat, the release writes done)
-    p["heartbeat"], p["done"] = RunDir(p["shared_dir"], p["run_id"]).guard_paths()
-    for path in (p["heartbeat"], p["done"]):
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    if os.path.exists(p["done"]):
-        os.unlink(p["done"])  # a marker of an earlier execution of the same run
-    with open_private(p["heartbeat"], 0o600):
-        os.utime(p["heartbeat"], None)
-    first = os.stat(p["heartbeat"]).st_mtime
-    while True:
-        if os.path.exists(p["done"]):
-            module.exit_json(changed=False, outcome="released", deleted=[])
+    with module_guard(module):
+        require_library("kubernetes", kc.HAS_KUBERNETES, kc.KUBERNETES_IMPORT_ERROR)
+    p = module.params
+    if Guard(RunDir(p["shared_dir"], p["run_id"])).wait(p["grace"], p["startup"], p["poll"]) \
+            == "released":
+        module.exit_json(changed=False, outcome="released", deleted=[])
+    with module_guard(module):
         try:
-            beat = os.stat(p["heartbeat"]).st_mtime
-        except OSError:
-            beat = 0  # the run directory is gone: so is the play
-        # Until the watch's first heartbeat the play is still creating things: allow for that.
-        grace = p["grace"] if beat > first else max(p["grace"], p["startup"])
-        if time.time() - beat > grace:
-            break
-        time.sleep(p["poll"])
-    try:
-        api = kc.api_client(p["kubeconfig"], p["context"])
-        deleted = kc.delete_run_objects(api, p["namespace"], p["job_name"], p["secret_name"])
-    except kc.K8sError as exc:
-        module.fail_json(msg="the play is gone and the guard could not clean up: %s" % exc)
+            api = kc.api_client(p["kubeconfig"], p["context"])
+            deleted = kc.delete_run_objects(api, p["namespace"], p["job_name"], p["secret_name"])
+        except kc.K8sError as exc:
+            raise kc.K8sError("the play is gone and the guard could not clean up: %s" % exc)
     module.exit_json(changed=bool(deleted), outcome="cleaned", deleted=deleted)
 
 

@@ -77,13 +77,13 @@ pod_reasons:
   elements: str
 """
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.k8s import client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import require_library
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s.guard import Guard
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 from ansible_collections.datamover.fleet.plugins.module_utils.k8s.job import (
     job_counts,
@@ -100,22 +100,16 @@ def main():
                                heartbeat=dict(type="bool", default=False),
                                **kc.AUTH_ARGS),
         supports_check_mode=True)
-    if not kc.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"),
-                         exception=kc.KUBERNETES_IMPORT_ERROR)
+    with module_guard(module):
+        require_library("kubernetes", kc.HAS_KUBERNETES, kc.KUBERNETES_IMPORT_ERROR)
     p = module.params
     if p["heartbeat"]:
-        alive = RunDir(p["shared_dir"], p["run_id"]).guard_paths()[0]
-        os.makedirs(os.path.dirname(alive), mode=0o700, exist_ok=True)
-        with open_private(alive, 0o600):
-            os.utime(alive, None)
-    try:
+        Guard(RunDir(p["shared_dir"], p["run_id"])).beat()
+    with module_guard(module):
         api = kc.api_client(p["kubeconfig"], p["context"])
         job = kc.read_job(api, p["namespace"], p["name"])
         verdict, reason = job_verdict(job)
         reasons = pod_reasons(kc.list_pods(api, p["namespace"], p["name"])) if p["pods"] else []
-    except kc.K8sError as exc:
-        module.fail_json(msg=str(exc))
     module.exit_json(changed=False, exists=job is not None, verdict=verdict, reason=reason,
                      counts=job_counts(job), pod_reasons=reasons)
 

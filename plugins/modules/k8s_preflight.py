@@ -62,10 +62,12 @@ problems:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.k8s import client as kc
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import require_library
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
 
 
 def main():
@@ -77,19 +79,20 @@ def main():
                                                        no_log=False),
                                **kc.AUTH_ARGS),
         supports_check_mode=True)
-    if not kc.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"),
-                         exception=kc.KUBERNETES_IMPORT_ERROR)
+    with module_guard(module):
+        require_library("kubernetes", kc.HAS_KUBERNETES, kc.KUBERNETES_IMPORT_ERROR)
     p = module.params
-    try:
-        api = kc.api_client(p["kubeconfig"], p["context"])
-        version = kc.server_version(api)
-        problems = kc.missing_objects(api, p["namespace"], sorted(set(p["pvcs"])),
-                                      p["service_account"], p["image_pull_secrets"])
-    except kc.K8sError as exc:
-        module.fail_json(msg=str(exc), problems=[str(exc)])
-    if problems:
-        module.fail_json(msg="Kubernetes preflight: " + " | ".join(problems), problems=problems)
+    with module_guard(module):
+        try:
+            api = kc.api_client(p["kubeconfig"], p["context"])
+            version = kc.server_version(api)
+            problems = kc.missing_objects(api, p["namespace"], sorted(set(p["pvcs"])),
+                                          p["service_account"], p["image_pull_secrets"])
+        except kc.K8sError as exc:
+            exc.details["problems"] = [str(exc)]
+            raise
+        if problems:
+            raise kc.K8sError("Kubernetes preflight: " + " | ".join(problems), problems=problems)
     module.exit_json(changed=False, server_version=version, problems=[])
 
 

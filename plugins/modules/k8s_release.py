@@ -35,12 +35,10 @@ released:
   type: bool
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s.guard import Guard
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, remove_canary
 
 
@@ -48,10 +46,7 @@ def main():
     module = AnsibleModule(argument_spec=run_args(nonce=dict(type="str", no_log=False)),
                            supports_check_mode=False)
     p = module.params
-    done = RunDir(p["shared_dir"], p["run_id"]).guard_paths()[1]
-    os.makedirs(os.path.dirname(done), mode=0o700, exist_ok=True)
-    with open_private(done, 0o600, append=False) as handle:
-        handle.write(b"released\n")
+    Guard(RunDir(p["shared_dir"], p["run_id"])).release()
     if p["nonce"]:
         remove_canary(p["shared_dir"], p["nonce"])
     module.exit_json(changed=True, released=True)

@@ -71,7 +71,7 @@ options:
   run_wait:
     description: Seconds a pod waits for the run to appear in the shared directory.
     type: float
-    default: 60
+    default: 120
   tool:
     description: Transfer tool of the run.
     type: str
@@ -199,6 +199,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
 from ansible_collections.datamover.fleet.plugins.module_utils.k8s import manifests as km
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
+from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import argument_spec
 
 ARGS = dict(
     namespace=dict(type="str", required=True),
@@ -208,12 +210,6 @@ ARGS = dict(
                            choices=["Always", "IfNotPresent", "Never"]),
     image_pull_secrets=dict(type="list", elements="str", default=[], no_log=False),
     pods=dict(type="int", required=True),
-    slots=dict(type="int", default=2),
-    max_requests_per_second=dict(type="float", default=0.0),
-    retries=dict(type="int", default=3),
-    backoff=dict(type="float", default=5.0),
-    lease_seconds=dict(type="float", default=120.0),
-    run_wait=dict(type="float", default=60.0),
     tool=dict(type="str", required=True, choices=sorted(TOOLS)),
     source=dict(type="path", required=True),
     destination=dict(type="str", required=True),
@@ -235,6 +231,10 @@ ARGS = dict(
     run_as_group=dict(type="int"),
     labels=dict(type="dict", default={}),
 )
+# the worker settings each pod is started with, declared with the worker's
+ARGS.update((name, spec) for name, spec in argument_spec().items()
+            if name in ("slots", "max_requests_per_second", "retries", "backoff", "lease_seconds",
+                        "run_wait"))
 
 
 def main():
@@ -242,11 +242,9 @@ def main():
                            required_if=[("tool", "rsync", ("destination_pvc",))],
                            supports_check_mode=True)
     p = module.params
-    try:
+    with module_guard(module):
         job = km.job(p)
         feats = km.features(p["server_version"])
-    except km.ManifestError as exc:
-        module.fail_json(msg=str(exc))
     module.exit_json(changed=False, job=job, job_name=job["metadata"]["name"],
                      secret=km.secret_meta(p), features=feats)
 

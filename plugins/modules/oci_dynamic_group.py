@@ -96,7 +96,7 @@ matching_rule:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.oci import iam
 from ansible_collections.datamover.fleet.plugins.module_utils.oci.client import (
@@ -105,7 +105,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.oci.client import 
     OciSession,
     auth_args,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.oci.errors import OciAccessError
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError, require_library
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
 
 
 def main():
@@ -127,21 +128,19 @@ def main():
     p = module.params
     rule = None
     if p["state"] != "absent":
-        try:
-            rule = iam.matching_rule(p["instance_compartments"], p["instance_tags"], p["matching_rule"])
-        except ValueError as exc:
-            module.fail_json(msg="dynamic group %r: %s" % (p["name"], exc))
+        with module_guard(module):
+            try:
+                rule = iam.matching_rule(p["instance_compartments"], p["instance_tags"],
+                                         p["matching_rule"])
+            except ValueError as exc:
+                raise DatamoverError("dynamic group %r: %s" % (p["name"], exc))
     if p["state"] == "rendered":
         module.exit_json(changed=False, matching_rule=rule)
-    if not HAS_OCI:
-        module.fail_json(msg=missing_required_lib("oci"), exception=str(OCI_IMPORT_ERROR))
-    try:
+    with module_guard(module, matching_rule=rule):
+        require_library("oci", HAS_OCI, str(OCI_IMPORT_ERROR))
         session = OciSession(p)
         result = iam.ensure_dynamic_group(session, p["name"], rule, p["description"], p["state"],
                                           module.check_mode)
-    except OciAccessError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, code=exc.code, opc_request_id=exc.request_id,
-                         matching_rule=rule)
     if rule is not None:
         result["matching_rule"] = rule
     module.exit_json(**result)

@@ -149,7 +149,7 @@ removed:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.oci import iam
 from ansible_collections.datamover.fleet.plugins.module_utils.oci.client import (
@@ -158,7 +158,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.oci.client import 
     OciSession,
     auth_args,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.oci.errors import OciAccessError
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError, require_library
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
 
 NEW_DESCRIPTION = "datamover.fleet: access of the transfer hosts"
 
@@ -184,21 +185,18 @@ def main():
     )
     p = module.params
     wanted = iam.wanted_statements(p["statements"], p["transfer_access"], p["oke_access"])
-    if p["state"] != "absent" and not wanted:
-        module.fail_json(msg="policy %r: no statements: give statements, transfer_access or oke_access"
-                             % p["name"], statements=[])
+    with module_guard(module, statements=wanted):
+        if p["state"] != "absent" and not wanted:
+            raise DatamoverError("policy %r: no statements: give statements, transfer_access or "
+                                 "oke_access" % p["name"])
     if p["state"] == "rendered":
         module.exit_json(changed=False, statements=wanted, added=[], removed=[])
-    if not HAS_OCI:
-        module.fail_json(msg=missing_required_lib("oci"), exception=str(OCI_IMPORT_ERROR), statements=wanted)
-    try:
+    with module_guard(module, statements=wanted):
+        require_library("oci", HAS_OCI, str(OCI_IMPORT_ERROR))
         session = OciSession(p)
         result = iam.ensure_policy(session, p["compartment_id"], p["name"], wanted,
                                    p["description"], purge=p["purge_statements"], state=p["state"],
                                    check_mode=module.check_mode, new_description=NEW_DESCRIPTION)
-    except OciAccessError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, code=exc.code, opc_request_id=exc.request_id,
-                         statements=wanted)
     module.exit_json(statements=wanted, **result)
 
 

@@ -95,7 +95,7 @@ probe:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.oci import object_storage
 from ansible_collections.datamover.fleet.plugins.module_utils.oci.client import (
@@ -104,7 +104,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.oci.client import 
     OciSession,
     auth_args,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.oci.errors import OciAccessError
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import require_library
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
 
 
 def main():
@@ -122,18 +123,15 @@ def main():
         required_if=[("create_bucket", True, ("compartment_id",))],
         supports_check_mode=True,
     )
-    if not HAS_OCI:
-        module.fail_json(msg=missing_required_lib("oci"), exception=str(OCI_IMPORT_ERROR))
     p = module.params
-    try:
+    with module_guard(module):
+        require_library("oci", HAS_OCI, str(OCI_IMPORT_ERROR))
         session = OciSession(p)
         result = object_storage.check_bucket(
             session, p["bucket"], compartment_id=p["compartment_id"], namespace=p["namespace"],
             create=p["create_bucket"], probe=p["probe"], prefix=p["probe_prefix"],
             check_mode=module.check_mode, dynamic_group=p["dynamic_group"],
             compartment_name=p["compartment_name"])
-    except OciAccessError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, code=exc.code, opc_request_id=exc.request_id)
     module.exit_json(**result)
 
 

@@ -69,10 +69,9 @@ requeued_failed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARG, run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded, hide_in_module
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import make_plan
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
-from ansible_collections.datamover.fleet.plugins.module_utils.secrets import hide_in_module
 
 
 def main():

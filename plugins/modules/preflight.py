@@ -157,14 +157,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.datamover.fleet.plugins.module_utils.plan import preflight as pf
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
-from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded, hide_in_module
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import run_meta
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import (
     RunDir,
     remove_canary,
     write_canary,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.secrets import hide_in_module
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
 

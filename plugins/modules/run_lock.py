@@ -98,7 +98,7 @@ released:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
-from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import LEASE_ARG, run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 
 
@@ -107,7 +107,7 @@ def main():
         argument_spec=run_args(
             state=dict(type="str", default="held", choices=["held", "released"]),
             nonce=dict(type="str", required=True, no_log=False),
-            lease_seconds=dict(type="float", default=120.0),
+            **LEASE_ARG,
             interval=dict(type="float", default=10.0),
             run_dir_access=dict(type="str", default="private", choices=["private", "group"]),
             holder=dict(type="dict"),

@@ -81,7 +81,7 @@ workers:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
-from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
+from ansible_collections.datamover.fleet.plugins.module_utils.args_common import LEASE_ARG, run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 from ansible_collections.datamover.fleet.plugins.module_utils.run.status import read_status
@@ -95,7 +95,7 @@ def _status(p):
 
 
 def main():
-    module = AnsibleModule(argument_spec=run_args(lease_seconds=dict(type="float", default=120.0),
+    module = AnsibleModule(argument_spec=run_args(**LEASE_ARG,
                                                   lock_nonce=dict(type="str", no_log=False)),
                            supports_check_mode=True)
     module.exit_json(changed=False, **guarded(module, _status, module.params))

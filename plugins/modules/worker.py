@@ -45,13 +45,18 @@ options:
     default: 2
   max_requests_per_second:
     description:
-      - Requests a second this host may send to the object store (its share of the fleet's
-        C(datamover_max_requests_per_second)); 0 means no limit. Split evenly over every tool
-        process the host may run at once, O(slots) x 2 (each slot's transfer, and the
-        verification or retry of its previous batch), each capped with rclone's C(--tpslimit).
+      - Requests a second that O(budget_shares) workers together may send to the object store
+        (the fleet's C(datamover_max_requests_per_second)); 0 means no limit. This host takes
+        one equal share and splits it evenly over every tool process it may run at once,
+        O(slots) x 2 (each slot's transfer, and the verification or retry of its previous
+        batch), each capped with rclone's C(--tpslimit).
       - Ignored by rsync, which sends no requests (preflight refuses a budget with rsync).
     type: float
     default: 0
+  budget_shares:
+    description: How many workers share O(max_requests_per_second) equally (the migrate role gives the number of hosts of the play).
+    type: int
+    default: 1
   retries:
     description: Further attempts for a partition whose transfer or verification failed.
     type: int
@@ -172,14 +177,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_ARG, run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import run_worker, spawn
-from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
+from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded, hide_in_module
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, remove_canary
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import open_run
-from ansible_collections.datamover.fleet.plugins.module_utils.secrets import hide_in_module
-from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import DEFAULTS
+from ansible_collections.datamover.fleet.plugins.module_utils.work import settings
 
 
 def _work(p):
+    p = dict(p, max_requests_per_second=settings.budget_share(p["max_requests_per_second"],
+                                                              p["budget_shares"]))
     rundir = RunDir(p["shared_dir"], p["run_id"])
     if p["plan"] is not None and p["canary"]:
         remove_canary(p["shared_dir"], p["canary"])
@@ -199,21 +205,11 @@ def main():
     module = AnsibleModule(
         argument_spec=run_args(
             host=dict(type="str"),
-            slots=dict(type="int", default=DEFAULTS["slots"]),
-            max_requests_per_second=dict(type="float", default=0.0),
-            retries=dict(type="int", default=DEFAULTS["retries"]),
-            backoff=dict(type="float", default=DEFAULTS["backoff"]),
-            backoff_max=dict(type="float", default=DEFAULTS["backoff_max"]),
-            lease_seconds=dict(type="float", default=DEFAULTS["lease_seconds"]),
-            poll=dict(type="float", default=DEFAULTS["poll"]),
-            rclone_config=dict(type="path"),
-            tool_path=dict(type="path"),
+            budget_shares=dict(type="int", default=1),
             canary=dict(type="str"),
-            run_wait=dict(type="float", default=DEFAULTS["run_wait"]),
-            batch=dict(type="int", default=DEFAULTS["batch"]),
             detach=dict(type="bool", default=False),
             timeout=dict(type="float", default=0.0),
-            **PLAN_ARG
+            **dict(settings.argument_spec(), **PLAN_ARG)
         ),
         supports_check_mode=False,
     )

@@ -7,8 +7,11 @@ kubernetes.core.k8s in the play; this reads a Job and its pods and deletes what 
 """
 from __future__ import annotations
 
+import json
 import os
 import traceback
+
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
 
 try:
     from kubernetes import client as k8s
@@ -29,7 +32,7 @@ AUTH_ARGS = dict(
 )
 
 
-class K8sError(Exception):
+class K8sError(DatamoverError):
     """An API call that failed, said in a way a user can act on."""
 
 
@@ -92,7 +95,6 @@ def delete_run_objects(api, namespace, job_name, secret_name=None):
 
 
 def _json(resp):
-    import json
     return json.loads(resp.data)
 
 

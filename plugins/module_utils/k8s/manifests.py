@@ -15,16 +15,21 @@ from __future__ import annotations
 import re
 import zlib
 
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
+from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import (
+    EXIT_STOPPED,
+    EXIT_UNUSABLE,
+    budget_share,
+    cli_arguments,
+)
+
 WORKER_MODULE = "ansible_collections.datamover.fleet.plugins.module_utils.work.worker_cli"
 LABEL_RUN = "datamover.fleet/run-id"
 LABEL_JOB = "datamover.fleet/job"
 SECRET_KEY = "rclone.conf"
-# Kubernetes minor versions the manifests are validated against (tests/unit, kubernetes-validate).
-SUPPORTED_MINORS = tuple(range(29, 35))
-EXIT_UNUSABLE, EXIT_STOPPED = 2, 3
 
 
-class ManifestError(Exception):
+class ManifestError(DatamoverError):
     """A parameter that cannot make a valid Job; says which variable to fix."""
 
 
@@ -123,16 +128,15 @@ def _volumes(p):
 
 
 def worker_args(p):
-    args = ["--shared-dir", p["shared_dir"], "--run-id", p["run_id"], "--worker", "$(POD_NAME)",
-            "--slots", str(int(p["slots"])), "--retries", str(int(p["retries"])),
-            "--backoff", str(p["backoff"]), "--lease-seconds", str(p["lease_seconds"]),
-            "--run-wait", str(p["run_wait"])]
-    if p.get("max_requests_per_second"):
-        args += ["--max-requests-per-second",
-                 "%.6g" % (float(p["max_requests_per_second"]) / max(1, int(p["pods"])))]
+    settings = {name: p[name] for name in ("slots", "retries", "backoff", "lease_seconds",
+                                           "run_wait")}
+    # each pod takes an equal share of the fleet's request budget
+    settings["max_requests_per_second"] = budget_share(p.get("max_requests_per_second"),
+                                                       p["pods"]) or None
     if p["tool"] == "rclone":
-        args += ["--rclone-config", "%s/%s" % (p["secret_mount"].rstrip("/"), SECRET_KEY)]
-    return args
+        settings["rclone_config"] = "%s/%s" % (p["secret_mount"].rstrip("/"), SECRET_KEY)
+    return (["--shared-dir", p["shared_dir"], "--run-id", p["run_id"], "--worker", "$(POD_NAME)"]
+            + cli_arguments(settings))
 
 
 def _security(p):

@@ -9,12 +9,16 @@ callers pass a hint that names both possibilities for their resource.
 """
 from __future__ import annotations
 
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
 
-class OciAccessError(Exception):
-    """What failed, for which resource, and what to do (str(exc) is the whole message)."""
+
+class OciAccessError(DatamoverError):
+    """What failed, for which resource, and what to do (str(exc) is the whole message); the
+    failed module returns OCI's status, code and request id beside it."""
 
     def __init__(self, message, status=None, code=None, request_id=None):
-        super(OciAccessError, self).__init__(message)
+        super(OciAccessError, self).__init__(message, status=status, code=code,
+                                             opc_request_id=request_id)
         self.status = status
         self.code = code
         self.request_id = request_id

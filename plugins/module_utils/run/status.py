@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import LEASE_SECONDS
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     fs_now,
     human_bytes,
@@ -18,7 +19,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 
 
-def read_status(rundir, lease_seconds=120.0):
+def read_status(rundir, lease_seconds=LEASE_SECONDS):
     """The snapshot of a run, or of its absence while run.json is not written yet."""
     if not rundir.exists():
         return absent(rundir)
@@ -32,7 +33,7 @@ def absent(rundir):
             "time": time.time()}
 
 
-def snapshot(rundir, lease_seconds=120.0):
+def snapshot(rundir, lease_seconds=LEASE_SECONDS):
     state = RunState(rundir)
     counts = state.counts()
     plan = rundir.plan()

@@ -14,7 +14,7 @@ import unicodedata
 import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
-from ansible_collections.datamover.fleet.plugins.module_utils.secrets import is_secret_name
+from ansible_collections.datamover.fleet.plugins.module_utils.secrets import is_secret_name, redact
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
     ToolError,
@@ -98,13 +98,6 @@ def _unquote(value):
 
 def _env_name(text):
     return "".join(c if c.isalnum() else "_" for c in text).upper()
-
-
-def redact(text):
-    """A destination or argument as we may write it: values of a connection string's
-    parameters that hold credentials are replaced (see secrets.py)."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.secrets import redact as _redact
-    return _redact(text)
 
 
 def remote_name(destination):

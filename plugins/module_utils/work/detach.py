@@ -29,6 +29,10 @@ import time
 import traceback
 import zipfile
 
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import worker_kwargs
+from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import Worker, plan_and_work
+
 _PACKAGE = "ansible_collections"
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import child_main; "
@@ -86,7 +90,6 @@ def spawn(params):
 
 def child_main(private):
     """The detached worker: parameters on stdin, exit code 0 when the loop ended normally."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
     params = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     sys.stdin.close()
     rundir = RunDir(params["shared_dir"], params["run_id"])
@@ -114,12 +117,7 @@ def child_main(private):
 
 def run_worker(rundir, p):
     """The loop of one host: the planning host crawls in a thread while its slots work."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import Worker, plan_and_work
-    kwargs = dict(slots=p["slots"], retries=p["retries"], backoff=p["backoff"],
-                  backoff_max=p["backoff_max"], lease_seconds=p["lease_seconds"], poll=p["poll"],
-                  binary=p.get("tool_path"), rclone_config=p.get("rclone_config"),
-                  run_wait=p["run_wait"], batch=p.get("batch") or 1,
-                  max_requests_per_second=p.get("max_requests_per_second") or 0.0)
+    kwargs = worker_kwargs(p)
     if p.get("plan") is None:
         return Worker(rundir, p["host"], **kwargs).run()
     return plan_and_work(rundir, p["host"], p["plan"], opened=p.get("opened"), **kwargs)

@@ -37,13 +37,11 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     Verification,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE
+from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import DEFAULTS, budget_share
 
 # How often a worker asks its running tools how far they got and updates its progress record.
 PROGRESS_EVERY = 1.0
 
-# One default per knob, used by the module, the CLI and the tests alike.
-DEFAULTS = dict(slots=2, retries=3, backoff=5.0, backoff_max=120.0, lease_seconds=120.0,
-                poll=0.5, run_wait=120.0, batch=8)
 
 # A batch stops growing past this many bytes: per-process cost matters for small files only.
 BATCH_BYTES = 1 << 30
@@ -69,7 +67,7 @@ class Worker:
                  backoff=DEFAULTS["backoff"], backoff_max=DEFAULTS["backoff_max"],
                  lease_seconds=DEFAULTS["lease_seconds"], poll=DEFAULTS["poll"], binary=None,
                  rclone_config=None, run_wait=0.0, batch=DEFAULTS["batch"],
-                 max_requests_per_second=0.0):
+                 max_requests_per_second=DEFAULTS["max_requests_per_second"]):
         self.rundir = rundir
         self.state = RunState(rundir)
         self.host = host or socket.gethostname()
@@ -89,9 +87,9 @@ class Worker:
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
         # This host's share of the fleet's request budget, split evenly over every tool
         # process it may run at once, so that the fleet never sends more than the budget.
-        self.max_requests_per_second = max(0.0, float(max_requests_per_second or 0))
-        self.per_process_requests = (self.max_requests_per_second
-                                     / (self.slots * self.tool.PROCESSES_PER_SLOT))
+        self.max_requests_per_second = budget_share(max_requests_per_second, 1)
+        self.per_process_requests = budget_share(self.max_requests_per_second,
+                                                 self.slots * self.tool.PROCESSES_PER_SLOT)
         self.tool.limit_requests(self.per_process_requests)
         self._lock = threading.Lock()
         self._active = {}
@@ -512,13 +510,18 @@ class Worker:
                 log.write(("$ %s\n" % " ".join(_printable(a) for a in self.tool.describe(argv)))
                           .encode())
                 log.flush()
-                try:
-                    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, cwd=workdir)
-                except OSError as exc:
-                    return None, "cannot run %s: %s" % (argv[0], exc)
-                for act in acts:
-                    act.proc = proc
+                # Under the lock that SIGTERM takes: a tool started after the stop was asked
+                # for would otherwise run to its end unseen.
+                with self._lock:
+                    if self._stop.is_set():
+                        return None, "stopped before %s started" % self.tool.name
+                    try:
+                        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                                stderr=subprocess.STDOUT, cwd=workdir)
+                    except OSError as exc:
+                        return None, "cannot run %s: %s" % (argv[0], exc)
+                    for act in acts:
+                        act.proc = proc
                 acts[0].tool_started = time.time()  # the lead act speaks for the batch
                 rc = proc.wait()
                 acts[0].tool_started = None

@@ -29,9 +29,15 @@ import sys
 import time
 
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import (
+    EXIT_CRASHED,
+    EXIT_DRAINED,
+    EXIT_STOPPED,
+    EXIT_UNUSABLE,
+    add_cli_arguments,
+    worker_kwargs,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import Worker
-
-EXIT_DRAINED, EXIT_CRASHED, EXIT_UNUSABLE, EXIT_STOPPED = 0, 1, 2, 3
 
 
 def build_parser():
@@ -45,22 +51,7 @@ def build_parser():
     ap.add_argument("--run-id", default=env("DATAMOVER_RUN_ID"), help="the run to join")
     ap.add_argument("--worker", default=env("DATAMOVER_WORKER") or socket.gethostname(),
                     help="this worker's name, unique in the run (a pod: its pod name)")
-    ap.add_argument("--slots", type=int, default=2, help="concurrent transfers")
-    ap.add_argument("--retries", type=int, default=3, help="further attempts per partition")
-    ap.add_argument("--backoff", type=float, default=5.0, help="first wait between attempts")
-    ap.add_argument("--backoff-max", type=float, default=120.0, help="longest wait")
-    ap.add_argument("--lease-seconds", type=float, default=120.0,
-                    help="a claim not refreshed for this long is taken over (same for all)")
-    ap.add_argument("--poll", type=float, default=1.0, help="seconds between queue scans")
-    ap.add_argument("--tool-path", default=None, help="rclone/rsync binary when not on PATH")
-    ap.add_argument("--rclone-config", default=None,
-                    help="rclone config file (a pod: the Secret's file, mounted read-only)")
-    ap.add_argument("--batch", type=int, default=8,
-                    help="most partitions moved by one tool process while the queue is deep")
-    ap.add_argument("--max-requests-per-second", type=float, default=0.0,
-                    help="this worker's share of the fleet's request budget (0 = no limit)")
-    ap.add_argument("--run-wait", type=float, default=60.0,
-                    help="seconds to wait for the run to appear in the shared dir")
+    add_cli_arguments(ap)
     return ap
 
 
@@ -81,12 +72,7 @@ def main(argv=None):
         args.slots))
     try:
         rundir = RunDir(args.shared_dir, args.run_id)
-        worker = Worker(rundir, name, slots=args.slots, retries=args.retries,
-                        backoff=args.backoff, backoff_max=args.backoff_max,
-                        lease_seconds=args.lease_seconds, poll=args.poll, binary=args.tool_path,
-                        rclone_config=args.rclone_config, run_wait=args.run_wait,
-                        batch=args.batch,
-                        max_requests_per_second=args.max_requests_per_second)
+        worker = Worker(rundir, name, **worker_kwargs(vars(args)))
     except Exception as exc:  # cannot even start: restarting the pod will not help
         return _fail(name, EXIT_UNUSABLE, exc)
     started = time.time()
