@@ -30,7 +30,7 @@ MODULE = "datamover.fleet.run_lock"
 ARGS = dict(
     shared_dir=dict(type="path", required=True),
     run_id=dict(type="str", required=True),
-    state=dict(type="str", default="held", choices=["held", "released"]),
+    state=dict(type="str", default="held", choices=["held", "released", "beat"]),
     nonce=dict(type="str", required=True),
     **LEASE_ARG,
     interval=dict(type="float", default=10.0),
@@ -86,7 +86,7 @@ class ActionModule(ActionBase):
         if validation.error_messages:
             raise AnsibleActionFail("; ".join(validation.error_messages))
         args = dict(validation.validated_parameters)
-        if args["state"] == "released":
+        if args["state"] in ("released", "beat"):
             result.update(self._lock(args, task_vars))
             return result
         pid = os.getppid()  # the ansible-playbook process: workers are forked from it

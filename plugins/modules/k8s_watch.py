@@ -40,7 +40,9 @@ options:
     description: Async job id of the M(datamover.fleet.partition) task on this host.
     type: str
   report:
-    description: Write report.json and report.md at the end.
+    description: At the end, abort the multipart uploads the run left behind
+      (M(datamover.fleet.run_cleanup), rclone only), then write report.json, report.md and
+      report.html (M(datamover.fleet.run_report)).
     type: bool
     default: false
   started:
@@ -48,9 +50,18 @@ options:
     type: float
   max_requests_per_second:
     description: With O(report), the request budget of the end-of-run clean-up of the
-      multipart uploads the run left behind (see M(datamover.fleet.run_report)); 0 = no limit.
+      multipart uploads the run left behind (M(datamover.fleet.run_cleanup), run before the
+      report); 0 = no limit.
     type: float
     default: 0
+  tool_path:
+    description: With O(report), the transfer tool binary on this host when it is not on PATH
+      (for the end-of-run clean-up).
+    type: path
+  rclone_config:
+    description: With O(report), the rclone config file on this host when not the run's (for
+      the end-of-run clean-up).
+    type: path
   interval:
     description: Seconds between progress lines (polling starts faster and backs off to this).
     type: float

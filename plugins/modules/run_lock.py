@@ -22,9 +22,11 @@ extends_documentation_fragment:
   - datamover.fleet.run
 options:
   state:
-    description: C(held) takes the lock; C(released) removes it when O(nonce) holds it.
+    description: C(held) takes the lock; C(released) removes it when O(nonce) holds it;
+      C(beat) touches it when O(nonce) holds it (the heartbeat M(datamover.fleet.watch) keeps
+      while it watches; RV(held) says whether it still does).
     type: str
-    choices: [held, released]
+    choices: [held, released, beat]
     default: held
   nonce:
     description: This play's token (the preflight canary's nonce); the lock's owner is whoever
@@ -93,6 +95,10 @@ released:
   description: Whether the lock was removed (O(state=released)).
   returned: when state is released
   type: bool
+held:
+  description: Whether O(nonce) still holds the lock (O(state=beat)); the lock was touched when it does.
+  returned: when state is beat
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -105,7 +111,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import
 def main():
     module = AnsibleModule(
         argument_spec=run_args(
-            state=dict(type="str", default="held", choices=["held", "released"]),
+            state=dict(type="str", default="held", choices=["held", "released", "beat"]),
             nonce=dict(type="str", required=True, no_log=False),
             **LEASE_ARG,
             interval=dict(type="float", default=10.0),

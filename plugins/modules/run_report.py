@@ -15,6 +15,8 @@ description:
   - Every source file that is not at the destination is named in C(not-copied.jsonl) in the run
     directory, one JSON record a line (path, reason, class, partition, attempt).
   - Does not fail on a failed run; the playbook decides from the C(status) in RV(report).
+  - Reads the run directory and writes only the report files there; what the end-of-run
+    clean-up at the destination did (M(datamover.fleet.run_cleanup)) is read from its record.
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
@@ -22,22 +24,6 @@ options:
   started:
     description: Epoch seconds when this execution of the run started (for C(seconds)).
     type: float
-  max_requests_per_second:
-    description:
-      - Request budget of the end-of-run clean-up at the object store (0 = no limit).
-      - Once every partition is settled, the unfinished multipart uploads the run left behind
-        (a transfer killed mid-file) are aborted, and only those (initiated since the run
-        started, named for a file of the plan, under its destination); C(report.json)'s
-        C(multipart_uploads) says what was aborted and what was left alone.
-    type: float
-    default: 0
-  tool_path:
-    description: Path of the transfer tool binary on this host, when it is not on PATH (for
-      the end-of-run clean-up).
-    type: path
-  rclone_config:
-    description: rclone config file on this host, when not the one recorded in the run.
-    type: path
 """
 
 EXAMPLES = r"""
@@ -83,17 +69,11 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import 
 
 
 def _report(p):
-    return make_report(RunDir(p["shared_dir"], p["run_id"]), started=p["started"],
-                       max_requests_per_second=p["max_requests_per_second"],
-                       tool_path=p["tool_path"], rclone_config=p["rclone_config"])
+    return make_report(RunDir(p["shared_dir"], p["run_id"]), started=p["started"])
 
 
 def main():
-    module = AnsibleModule(argument_spec=run_args(started=dict(type="float"),
-                                                  max_requests_per_second=dict(
-                                                      type="float", default=0.0),
-                                                  tool_path=dict(type="path"),
-                                                  rclone_config=dict(type="path")),
+    module = AnsibleModule(argument_spec=run_args(started=dict(type="float")),
                            supports_check_mode=False)
     module.exit_json(changed=True, **guarded(module, _report, module.params))
 

@@ -19,10 +19,6 @@ options:
     description: A worker whose record is older than twice this is reported as not alive.
     type: float
     default: 120
-  lock_nonce:
-    description: Touch the run's controller lock when this nonce holds it (the heartbeat of
-      M(datamover.fleet.watch) when it polls another host).
-    type: str
 """
 
 EXAMPLES = r"""
@@ -76,11 +72,19 @@ workers:
   returned: when the run exists
   type: list
   elements: dict
+tool:
+  description: The run's transfer tool.
+  returned: when the run exists
+  type: str
+run:
+  description: The run's C(run.json) - what it moves and how (source, destination with
+    credentials redacted, tool, options), which a resume takes again.
+  returned: when the run exists
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import LEASE_ARG, run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
@@ -88,16 +92,11 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.status import 
 
 
 def _status(p):
-    rundir = RunDir(p["shared_dir"], p["run_id"])
-    if p["lock_nonce"]:
-        runlock.heartbeat(rundir, p["lock_nonce"])
-    return read_status(rundir, p["lease_seconds"])
+    return read_status(RunDir(p["shared_dir"], p["run_id"]), p["lease_seconds"])
 
 
 def main():
-    module = AnsibleModule(argument_spec=run_args(**LEASE_ARG,
-                                                  lock_nonce=dict(type="str", no_log=False)),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=run_args(**LEASE_ARG), supports_check_mode=True)
     module.exit_json(changed=False, **guarded(module, _status, module.params))
 
 

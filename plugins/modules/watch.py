@@ -27,7 +27,9 @@ options:
     description: Name of that worker in the run (C(inventory_hostname)), to find its record and log.
     type: str
   report:
-    description: Write report.json and report.md (M(datamover.fleet.run_report)) at the end.
+    description: At the end, abort the multipart uploads the run left behind
+      (M(datamover.fleet.run_cleanup), rclone only), then write report.json, report.md and
+      report.html (M(datamover.fleet.run_report)).
     type: bool
     default: false
   started:
@@ -35,7 +37,8 @@ options:
     type: float
   max_requests_per_second:
     description: With O(report), the request budget of the end-of-run clean-up of the
-      multipart uploads the run left behind (see M(datamover.fleet.run_report)); 0 = no limit.
+      multipart uploads the run left behind (M(datamover.fleet.run_cleanup), run before the
+      report); 0 = no limit.
     type: float
     default: 0
   tool_path:

@@ -164,16 +164,10 @@ def _failure_policy(p, feats):
     return {"rules": rules} if feats["pod_failure_policy"] else None
 
 
-def job(p):
-    """The Indexed Job for parameters p (see the k8s_manifests module for their meaning)."""
-    pods = int(p["pods"])
-    if pods < 1:
-        raise ManifestError("datamover_pods must be at least 1 (got %d)" % pods)
-    feats = features(p["server_version"])
-    name = job_name(p["run_id"])
-    meta_labels = labels(p)
+def _container(p):
+    """The worker container: worker_cli with the run's settings."""
     volumes, mounts = _volumes(p)
-    pod_sec, ctr_sec = _security(p)
+    ctr_sec = _security(p)[1]
     container = {
         "name": "worker",
         "image": p["image"],
@@ -192,11 +186,16 @@ def job(p):
     }
     if p.get("resources"):
         container["resources"] = p["resources"]
+    return container, volumes
+
+
+def _pod_spec(p, name):
+    container, volumes = _container(p)
     pod_spec = {
         "restartPolicy": "Never",
         # The workers never call the API: no token in the pods.
         "automountServiceAccountToken": False,
-        "securityContext": pod_sec,
+        "securityContext": _security(p)[0],
         "containers": [container],
         "volumes": volumes,
         # Spread the pods over nodes when the scheduler can (not a hard rule: fewer nodes
@@ -216,13 +215,24 @@ def job(p):
         pod_spec["tolerations"] = list(p["tolerations"])
     if p.get("image_pull_secrets"):
         pod_spec["imagePullSecrets"] = [{"name": n} for n in p["image_pull_secrets"]]
+    return pod_spec
+
+
+def job(p):
+    """The Indexed Job for parameters p (see the k8s_worker_job module for their meaning)."""
+    pods = int(p["pods"])
+    if pods < 1:
+        raise ManifestError("datamover_pods must be at least 1 (got %d)" % pods)
+    feats = features(p["server_version"])
+    name = job_name(p["run_id"])
+    meta_labels = labels(p)
     spec = {
         "completionMode": "Indexed",
         "completions": pods,
         "parallelism": pods,
         "ttlSecondsAfterFinished": int(p["ttl_seconds_after_finished"]),
         "activeDeadlineSeconds": int(p["active_deadline_seconds"]),
-        "template": {"metadata": {"labels": meta_labels}, "spec": pod_spec},
+        "template": {"metadata": {"labels": meta_labels}, "spec": _pod_spec(p, name)},
     }
     per_index = int(p.get("backoff_limit_per_index", 2))
     if feats["backoff_limit_per_index"]:

@@ -24,7 +24,9 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import 
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl_split import split_crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, iter_records
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import PartWriter, finish_plan
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
+from ansible_collections.datamover.fleet.plugins.module_utils.work.mirror import apply_mirror, mirror_refusals
 
 __all__ = ["Diff", "ManifestOrderError", "PlanError", "dir_groups", "dir_key", "plan_incremental",
            "plan_since", "previous_run"]
@@ -475,10 +477,6 @@ def previous_run(rundir, meta):
 def plan_incremental(rundir, meta, writer, threads=8):
     """Crawl, diff against the previous run, hand what changed to ``writer`` (a PartWriter),
     and write this run's complete manifest and its deletions. Returns (crawl, summary)."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.work.mirror import (
-        apply_mirror,
-        mirror_refusals,
-    )
     started = time.time()
     previous = previous_run(rundir, meta)
     attrs = meta["tool"] == "rsync"
@@ -537,10 +535,6 @@ def plan_incremental(rundir, meta, writer, threads=8):
 def plan_since(rundir, meta, threads=8):
     """The plan step of an incremental run: partitions of what changed, plan.json with the
     diff's summary under "incremental"."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import (
-        PartWriter,
-        finish_plan,
-    )
     started = time.time()
     part = meta["partitioning"]
     writer = PartWriter(rundir, part["files"], part["bytes"])

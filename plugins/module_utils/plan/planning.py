@@ -8,6 +8,8 @@ import os
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_OPTIONS
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.fpart import plan_fpart
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import plan_since
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import plan_native
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.preflight import (
     check_overlaps,
@@ -96,12 +98,8 @@ def crawl(rundir, meta, threads=8):
                 "datamover_mirror=true (docs/cutover.md)")
         if meta.get("since"):
             # Always the native crawl: the diff reads manifests in its order (fpart has its own).
-            from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import (
-                plan_since,
-            )
             plan = plan_since(rundir, meta, threads=threads or 8)
         elif part["engine"] == "fpart":
-            from ansible_collections.datamover.fleet.plugins.module_utils.plan.fpart import plan_fpart
             plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"], excludes)
         else:
             plan = plan_native(rundir, meta["source"], part["files"], part["bytes"],

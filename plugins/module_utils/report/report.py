@@ -237,16 +237,10 @@ def write_report(rundir, report, records=None):
     return path_json, path_md
 
 
-def make_report(rundir, started=None, max_requests_per_second=0.0, tidy=True, tool_path=None,
-                rclone_config=None):
-    """Build and write the report; what the run_report module and the watch return. With
-    ``tidy``, a run that is over first aborts the multipart uploads it left behind
-    (leftovers.py), within the request budget, and the report says so."""
-    if tidy:
-        from ansible_collections.datamover.fleet.plugins.module_utils.work.leftovers import (
-            abort_own_uploads,
-        )
-        abort_own_uploads(rundir, max_requests_per_second, tool_path, rclone_config)
+def make_report(rundir, started=None):
+    """Build and write the report; what the run_report module and the watch return. It reads
+    the run directory only: what the end-of-run clean-up did at the destination (run_cleanup,
+    work/cleanup.py) it reads from the record that step left."""
     records = []
     report = build_report(rundir, started=started, records=records)
     path_json, path_md = write_report(rundir, report, records)

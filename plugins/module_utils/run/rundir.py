@@ -58,7 +58,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.records import
     PartResult,
     read_manifest_bytes,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE
+from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
 
 __all__ = ["RunDir", "RunDirError", "StreamFile", "host_canary_seen", "iter_records", "part_name",
            "read_canary",
@@ -138,6 +138,9 @@ def _listdir(path):
 
 
 class RunDir:
+    """One run directory (``<shared_dir>/<run_id>``): the only code that names its files (the
+    layout is in this module's docstring)."""
+
     SUBDIRS = ("parts", "state/todo", "state/claimed", "state/done", "state/failed",
                "results", "workers", "progress", "logs", "tmp")
 
@@ -273,7 +276,7 @@ class RunDir:
 
     def write_plan(self, plan):
         atomic_write_json(self.p("plan.json"), plan)
-        QUEUE.notify()  # idle slots of this process: the plan is complete
+        QUEUE_CHANGED.notify()  # idle slots of this process: the plan is complete
 
     def plan_failed(self):
         """The recorded planning failure ({"error", "time"}), or None."""
@@ -281,7 +284,7 @@ class RunDir:
 
     def mark_plan_failed(self, error):
         atomic_write_json(self.p("plan.failed"), {"error": error, "time": time.time()})
-        QUEUE.notify()
+        QUEUE_CHANGED.notify()
 
     def clear_leftovers(self):
         """A new execution of the run: forget the STOP and plan failure of an earlier one."""

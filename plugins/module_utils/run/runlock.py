@@ -157,6 +157,8 @@ def run_lock(p):
     if p["state"] == "released":
         released = release(rundir, p["nonce"])
         return dict(changed=released, released=released)
+    if p["state"] == "beat":
+        return dict(changed=False, held=heartbeat(rundir, p["nonce"]))
     after = stale_after(p["lease_seconds"], p["interval"])
     holder = dict(p.get("holder") or {}, nonce=p["nonce"], run_id=p["run_id"])
     out = take(rundir, holder, after, breaks=p.get("breaks"), access=p["run_dir_access"])

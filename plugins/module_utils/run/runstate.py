@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import fs_now
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import part_name, safe_name
-from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE
+from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
 
 STATES = ("todo", "claimed", "done", "failed")
 
@@ -60,6 +60,9 @@ def _pid_alive(pid):
 
 
 class RunState:
+    """The partitions' state machine (todo, claimed, done, failed) as file names in the run
+    directory's state/, moved only by atomic renames: claims, leases, settling, reaping."""
+
     def __init__(self, rundir):
         self.rundir = rundir
         self.dirs = {s: rundir.state_dir(s) for s in STATES}
@@ -94,7 +97,7 @@ class RunState:
             return False
         path = os.path.join(self.dirs["todo"], name)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, self.rundir.file_mode()))
-        QUEUE.notify()
+        QUEUE_CHANGED.notify()
         return True
 
     # claiming ----------------------------------------------------------------------------
@@ -156,7 +159,7 @@ class RunState:
             os.rename(lease.path, os.path.join(self.dirs[state], part_name(lease.part_id)))
         except FileNotFoundError:
             return False
-        QUEUE.notify()
+        QUEUE_CHANGED.notify()
         return True
 
     def finish(self, lease):

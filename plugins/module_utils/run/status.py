@@ -23,8 +23,8 @@ def read_status(rundir, lease_seconds=LEASE_SECONDS):
     """The snapshot of a run, or of its absence while run.json is not written yet."""
     if not rundir.exists():
         return absent(rundir)
-    rundir.load()
-    return snapshot(rundir, lease_seconds)
+    meta = rundir.load()
+    return dict(snapshot(rundir, lease_seconds), tool=meta.get("tool"), run=meta)
 
 
 def absent(rundir):

@@ -33,4 +33,4 @@ class QueueSignal:
             return self._cond.wait_for(lambda: self._generation != seen, timeout)
 
 
-QUEUE = QueueSignal()
+QUEUE_CHANGED = QueueSignal()

@@ -126,6 +126,10 @@ _LINKS = "use datamover_symlinks (links keeps them as .rclonelink objects, skip 
 
 
 class RcloneTool(TransferTool):
+    """POSIX to an rclone remote: ``rclone copy --files-from`` per partition (or batch), then a
+    listing per directory of the destination to verify names and sizes; credentials through
+    the environment, request budgets through ``--tpslimit``."""
+
     name = "rclone"
     min_version = MIN_VERSION
     sends_requests = True

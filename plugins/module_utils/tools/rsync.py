@@ -50,6 +50,10 @@ _STRUCTURE = "it changes where files land, and verification would report every f
 
 
 class RsyncTool(TransferTool):
+    """POSIX to POSIX: one ``rsync -R`` whose sources are the partition's paths, then an lstat
+    of every file at the destination to verify it (size and mtime, or content with
+    ``verify: checksum``)."""
+
     name = "rsync"
     min_version = MIN_VERSION
     soft_exit_codes = (24,)  # "some files vanished before they could be transferred"

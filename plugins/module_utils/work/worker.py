@@ -36,7 +36,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     TRANSIENT,
     Verification,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE
+from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
 from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import DEFAULTS, budget_share
 
 # How often a worker asks its running tools how far they got and updates its progress record.
@@ -63,6 +63,11 @@ class _Active:
 
 
 class Worker:
+    """One host's (or pod's) worker: ``slots`` threads that claim partitions, run the tool on
+    them, verify and settle each, until the queue of a complete plan is drained or a STOP is
+    found. A heartbeat thread keeps its leases and worker record fresh; SIGTERM gives its
+    claims back. Settings and their defaults: work/settings.py."""
+
     def __init__(self, rundir, host, slots=DEFAULTS["slots"], retries=DEFAULTS["retries"],
                  backoff=DEFAULTS["backoff"], backoff_max=DEFAULTS["backoff_max"],
                  lease_seconds=DEFAULTS["lease_seconds"], poll=DEFAULTS["poll"], binary=None,
@@ -210,7 +215,7 @@ class Worker:
     def _on_sigterm(self, signum, frame):
         del signum, frame
         self._stop.set()
-        QUEUE.notify()
+        QUEUE_CHANGED.notify()
         with self._lock:
             for act in self._active.values():
                 if act.proc is not None and act.proc.poll() is None:
@@ -232,7 +237,7 @@ class Worker:
         behind = None  # the previous partition, being verified while this slot moves on
         try:
             while not self._stop.is_set() and not self.rundir.stop_requested():
-                seen = QUEUE.generation()
+                seen = QUEUE_CHANGED.generation()
                 lease = self.state.claim_next(make_token(self.host, slot))
                 if lease is not None:
                     behind = self._process(lease, behind, slot)
@@ -252,7 +257,7 @@ class Worker:
                         return
                 elif self.rundir.plan_failed() is not None:
                     return  # planning failed: nothing more will come
-                if QUEUE.wait(seen, min(idle, self.poll)):
+                if QUEUE_CHANGED.wait(seen, min(idle, self.poll)):
                     idle = 0.02
                 else:
                     idle *= 2

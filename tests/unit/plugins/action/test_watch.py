@@ -2,17 +2,16 @@
 argument spec against the module documentation (plugins/modules/watch.py)."""
 from __future__ import annotations
 
+import importlib
 import shutil
 
 import pytest
 import yaml
-from ansible_collections.datamover.fleet.plugins.action import watch
-from ansible_collections.datamover.fleet.plugins.action.watch import (
-    progress_line,
-    worker_problems,
-)
-from ansible_collections.datamover.fleet.plugins.doc_fragments.run import ModuleDocFragment
+from ansible_collections.datamover.fleet.plugins.action import k8s_watch, watch
+from ansible_collections.datamover.fleet.plugins.module_utils.run.status import progress_line
+from ansible_collections.datamover.fleet.plugins.plugin_utils.watch_loop import worker_problems
 from ansible_collections.datamover.fleet.plugins.modules import run_status, worker
+from ansible_collections.datamover.fleet.plugins.modules import k8s_watch as k8s_watch_doc
 from ansible_collections.datamover.fleet.plugins.modules import watch as watch_doc
 
 from tests.unit.helpers import new_run
@@ -108,12 +107,20 @@ def test_worker_problems_names_crashed_and_silent_workers_only():
     assert worker_problems(_status(), lease_seconds=120) == []
 
 
-def test_action_arguments_are_the_documented_options():
-    doc = yaml.safe_load(watch_doc.DOCUMENTATION)
+@pytest.mark.parametrize("action, doc_module", [(watch, watch_doc), (k8s_watch, k8s_watch_doc)])
+def test_action_arguments_are_the_documented_options(action, doc_module):
+    doc = yaml.safe_load(doc_module.DOCUMENTATION)
     assert "datamover.fleet.run" in doc["extends_documentation_fragment"]
-    options = dict(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"], **doc["options"])
-    assert sorted(watch.ARGS) == sorted(options)
-    for name, spec in watch.ARGS.items():
+    options = {}
+    for fragment in doc["extends_documentation_fragment"]:
+        name = fragment.rsplit(".", 1)[1]
+        module = importlib.import_module("ansible_collections.datamover.fleet.plugins."
+                                         "doc_fragments." + name)
+        options.update(yaml.safe_load(module.ModuleDocFragment.DOCUMENTATION)["options"])
+    for name, spec in doc["options"].items():  # Ansible merges an option's keys with the fragment's
+        options[name] = dict(options.get(name, {}), **spec)
+    assert sorted(action.ARGS) == sorted(options)
+    for name, spec in action.ARGS.items():
         assert spec["type"] == options[name]["type"], name
         assert spec.get("default") == options[name].get("default"), name
         assert bool(spec.get("required")) == bool(options[name].get("required")), name

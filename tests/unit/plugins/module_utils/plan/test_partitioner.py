@@ -2,7 +2,6 @@
 and the plan step creates / resumes / refuses runs as documented."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 
@@ -304,11 +303,6 @@ def test_missing_source_fails_the_plan(tmp_path, source):
     assert not rundir.plan_complete()
 
 
-FPART = importlib.util.find_spec(
-    "ansible_collections.datamover.fleet.plugins.module_utils.plan.fpart") is not None
-
-
-@pytest.mark.skipif(not FPART, reason="plugins/module_utils/plan/fpart.py does not exist (yet)")
 @pytest.mark.skipif(shutil.which("fpart") is None, reason="fpart binary not installed")
 def test_fpart_engine_partitions(tmp_path, source):
     os.unlink(os.path.join(source, b"fifo"))
@@ -341,7 +335,6 @@ def test_resume_may_change_mutable_options(tmp_path, source):
     assert meta["source"] == os.path.normpath(os.fsdecode(source))
 
 
-@pytest.mark.skipif(not FPART, reason="plugins/module_utils/plan/fpart.py does not exist (yet)")
 @pytest.mark.skipif(shutil.which("fpart") is None, reason="fpart binary not installed")
 @pytest.mark.parametrize("excludes", [[], ["d1/", "*.tmp", "d0/f0*", "empty-dir/"]])
 def test_fpart_and_native_plan_the_same_entries(tmp_path, source, excludes):
@@ -362,7 +355,6 @@ def test_fpart_and_native_plan_the_same_entries(tmp_path, source, excludes):
     assert fres["plan"]["bytes"] == nres["plan"]["bytes"]
 
 
-@pytest.mark.skipif(not FPART, reason="plugins/module_utils/plan/fpart.py does not exist (yet)")
 @pytest.mark.skipif(shutil.which("fpart") is None, reason="fpart binary not installed")
 def test_fpart_deterministic(tmp_path, source):
     os.unlink(os.path.join(source, b"fifo"))
@@ -373,7 +365,6 @@ def test_fpart_deterministic(tmp_path, source):
         assert read_list(one, pid) == read_list(two, pid)
 
 
-@pytest.mark.skipif(not FPART, reason="plugins/module_utils/plan/fpart.py does not exist (yet)")
 @pytest.mark.skipif(shutil.which("fpart") is None, reason="fpart binary not installed")
 def test_fpart_special_files_reported(tmp_path, source):
     rundir, result = _plan(tmp_path, source, engine="fpart")

@@ -55,3 +55,17 @@ def test_holder_alive_sees_a_dead_or_reused_pid():
     assert not holder_alive({"pid": me, "pid_started": "1"})  # same pid, another process
     assert not holder_alive({"pid": 2 ** 22 + 1})
     assert holder_alive({"pid": "?"})  # cannot tell: not provably gone
+
+
+def test_state_beat_touches_only_the_holders_lock(tmp_path):
+    rundir = RunDir(str(tmp_path / "shared"), "r")
+    params = dict(shared_dir=str(tmp_path / "shared"), run_id="r", nonce="a", state="beat",
+                  lease_seconds=120.0, interval=10.0, run_dir_access="private")
+    assert runlock.run_lock(params) == dict(changed=False, held=False)  # no lock: nothing made
+    assert not os.path.exists(rundir.path)
+    assert runlock.take(rundir, _me("a"), 120)["taken"]
+    os.utime(rundir.controller_lock_path(), (time.time() - 300, time.time() - 300))
+    assert runlock.run_lock(dict(params, nonce="b"))["held"] is False
+    assert time.time() - os.stat(rundir.controller_lock_path()).st_mtime > 200
+    assert runlock.run_lock(params)["held"] is True
+    assert time.time() - os.stat(rundir.controller_lock_path()).st_mtime < 60
