@@ -110,47 +110,11 @@ class DirScan:
         return [parse_record(r) for r in self.records]
 
 
-def _classify(batch, prefix, scan, excluder, fd):
+def _classify(batch, prefix, scan, excluder, fd, attrs=False):
     """lstat each DirEntry of ``batch`` (in directory ``fd``) and file it into ``scan`` (the
-    per-entry hot loop)."""
-    records, sizes, subdirs = scan.records, scan.sizes, scan.subdirs
-    lstat = os.stat
-    excluder = excluder or None  # one __bool__ per directory, not one per entry
-    for entry in batch:
-        name = entry.name
-        try:
-            st = lstat(name, dir_fd=fd, follow_symlinks=False)
-        except OSError as exc:
-            scan.errors.append((prefix + name, exc.strerror or str(exc)))
-            continue
-        mode = st.st_mode
-        if S_ISREG(mode):
-            if excluder and excluder.excluded(prefix + name, name, False):
-                scan.partial = True
-                continue
-            size = st.st_size
-            records.append(b"f %d %d\t%s%s\0" % (size, st.st_mtime_ns, prefix, name))
-            sizes.append(size)
-        elif S_ISDIR(mode):
-            if not (excluder and excluder.excluded(prefix + name, name, True)):
-                subdirs.append(prefix + name)
-            else:
-                scan.partial = True
-        elif excluder and excluder.excluded(prefix + name, name, False):
-            scan.partial = True
-            continue
-        elif S_ISLNK(mode):
-            size = st.st_size
-            records.append(b"l %d %d\t%s%s\0" % (size, st.st_mtime_ns, prefix, name))
-            sizes.append(size)
-        else:
-            scan.skipped.append((prefix + name, SPECIAL))
-
-
-def _classify_attrs(batch, prefix, scan, excluder, fd):
-    """_classify for rsync: records also carry mode, uid and gid
+    per-entry hot loop). With ``attrs`` (rsync), records also carry mode, uid and gid
     (b"<kind> <size> <mtime_ns> <mode> <uid> <gid>\\t<path>\\0"), so a chmod or chown shows
-    as a change in the next incremental pass. A separate loop: rclone's stays as it is."""
+    as a change in the next incremental pass."""
     records, sizes, subdirs = scan.records, scan.sizes, scan.subdirs
     lstat = os.stat
     excluder = excluder or None  # one __bool__ per directory, not one per entry
@@ -163,10 +127,10 @@ def _classify_attrs(batch, prefix, scan, excluder, fd):
             continue
         mode = st.st_mode
         if S_ISDIR(mode):
-            if not (excluder and excluder.excluded(prefix + name, name, True)):
-                subdirs.append(prefix + name)
-            else:
+            if excluder and excluder.excluded(prefix + name, name, True):
                 scan.partial = True
+            else:
+                subdirs.append(prefix + name)
             continue
         if excluder and excluder.excluded(prefix + name, name, False):
             scan.partial = True
@@ -179,9 +143,16 @@ def _classify_attrs(batch, prefix, scan, excluder, fd):
             scan.skipped.append((prefix + name, SPECIAL))
             continue
         size = st.st_size
-        records.append(b"%s %d %d %o %d %d\t%s%s\0" % (kind, size, st.st_mtime_ns, mode & 0o7777,
-                                                       st.st_uid, st.st_gid, prefix, name))
+        if attrs:
+            records.append(b"%s %d %d %o %d %d\t%s%s\0" % (
+                kind, size, st.st_mtime_ns, mode & 0o7777, st.st_uid, st.st_gid, prefix, name))
+        else:
+            records.append(b"%s %d %d\t%s%s\0" % (kind, size, st.st_mtime_ns, prefix, name))
         sizes.append(size)
+
+
+def _classify_attrs(batch, prefix, scan, excluder, fd):
+    _classify(batch, prefix, scan, excluder, fd, attrs=True)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
