@@ -87,7 +87,7 @@ class DirScan:
     """One directory's non-directory entries, as manifest records in output order."""
 
     __slots__ = ("rel", "records", "sizes", "subdirs", "errors", "skipped", "rest", "empty",
-                 "seconds", "partial")
+                 "seconds", "partial", "ident")
 
     def __init__(self, rel):
         self.rel = rel
@@ -97,6 +97,9 @@ class DirScan:
         self.empty = True
         self.seconds = 0.0
         self.partial = False  # something in it is left out of the plan (excluded)
+        # (st_dev, st_ino) of the directory listed: the worker checks, before it moves and
+        # when it verifies, that the path still names this directory (source_guard.py)
+        self.ident = None
 
     @property
     def whole(self):
@@ -182,6 +185,8 @@ def _scan(root, rel, excluder, sort_limit, classify=_classify):
     fd = None
     try:
         fd = os.open(path, _DIR_FLAGS)
+        st = os.fstat(fd)  # the directory opened (O_NOFOLLOW): one call per directory
+        scan.ident = (st.st_dev, st.st_ino)
         it = os.scandir(path)
     except OSError as exc:
         if fd is not None:
@@ -341,6 +346,7 @@ class Crawl:
             if not batch:
                 break
             extra = DirScan(scan.rel)
+            extra.ident = scan.ident
             self._classify(batch, prefix, extra, self.excluder, scan.rest.fd)
             self._note(extra)
             subdirs.extend(extra.subdirs)

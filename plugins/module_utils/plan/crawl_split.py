@@ -30,10 +30,11 @@ MIN_SUBDIRS = 2  # fewer subdirectories under the root: nothing to share
 class _Loaded:
     """A DirScan as read back from the child: what the consumers of scans() use."""
 
-    __slots__ = ("rel", "records", "sizes", "whole", "subdirs", "errors", "skipped")
+    __slots__ = ("rel", "records", "sizes", "whole", "subdirs", "errors", "skipped", "ident")
 
-    def __init__(self, rel, records, sizes, whole):
+    def __init__(self, rel, records, sizes, whole, ident=None):
         self.rel, self.records, self.sizes, self.whole = rel, records, sizes, whole
+        self.ident = ident
         self.subdirs, self.errors, self.skipped = [], [], []
 
 
@@ -111,7 +112,7 @@ def _child(parent, roots, fd):
         try:
             crawl = _child_crawl(parent, roots)
             for scan in crawl.scans():
-                pickle.dump(("scan", scan.rel, scan.records, scan.sizes, scan.whole), out,
+                pickle.dump(("scan", scan.rel, scan.records, scan.sizes, scan.whole, scan.ident), out,
                             pickle.HIGHEST_PROTOCOL)
             pickle.dump(("end", ("errors", crawl.errors, crawl.errors_count),
                          ("skipped", crawl.skipped, crawl.skipped_count)), out)

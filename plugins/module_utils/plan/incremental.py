@@ -23,8 +23,15 @@ import time
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import MARKER_KINDS, Entry
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl_split import split_crawl
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
+    identity_problem,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, iter_records
-from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import PartWriter, finish_plan
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import (
+    PartWriter,
+    finish_plan,
+    root_dev,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 from ansible_collections.datamover.fleet.plugins.module_utils.work.mirror import apply_mirror, mirror_refusals
 
@@ -458,6 +465,7 @@ def previous_run(rundir, meta):
         raise PlanError("datamover_since=%s: its manifest %s is missing, so what it moved is "
                         "unknown: follow another run, or start over with a full run"
                         % (since, missing[0]))
+    _same_source(rundir, prev, meta, plan)
     done = set(RunState(prev).ids("done"))
     not_done = [i for i in range(1, int(plan.get("parts") or 0) + 1) if i not in done]
     # Entries of partitions the previous run did not finish may not be at the destination:
@@ -471,6 +479,30 @@ def previous_run(rundir, meta):
                             "start the incremental pass from it"
                             % (since, len(not_done), plan.get("parts"), RETRY_LIMIT))
     return Previous(prev, old, plan, not_done, frozenset(retry))
+
+
+def _same_source(rundir, prev, meta, plan):
+    """An incremental pass over an unmounted file system would find every file deleted: it
+    must be the directory the previous run crawled, and not empty where that one had files."""
+    before, now = prev.source_identity(), rundir.source_identity()
+    if before and now:
+        problem = identity_problem(
+            dict(before, host=now.get("host"), dev_num=None), dict(now, dev_num=None),
+            what="the directory datamover_since=%s planned from" % prev.run_id)
+        if problem:
+            raise PlanError(problem)
+    try:
+        empty = not os.listdir(meta["source"])
+    except OSError as exc:
+        raise PlanError("the source %s cannot be listed (%s): is it mounted?"
+                        % (meta["source"], exc.strerror))
+    if empty and int(plan.get("files") or 0) > 0:
+        raise PlanError(
+            "the source %s is empty, and datamover_since=%s planned %d files from it: is the "
+            "file system mounted? Nothing was planned (an incremental pass would find every "
+            "file deleted). Mount it and run the same command again; if the source was "
+            "emptied on purpose, clear the destination yourself"
+            % (meta["source"], prev.run_id, int(plan.get("files"))))
 
 
 # --- the plan of an incremental run --------------------------------------------------------
@@ -498,6 +530,7 @@ def plan_incremental(rundir, meta, writer, threads=8):
             records = scan.records
             blob = b"".join(records)
             write(blob)
+            writer.identify(scan.rel, scan.ident)
             for rec in compare(scan.rel, records, blob):
                 head, _tab, path = rec.rstrip(b"\0").partition(b"\t")
                 kind, size, mtime_ns = head.split(b" ", 3)[:3]
@@ -537,7 +570,7 @@ def plan_since(rundir, meta, threads=8):
     diff's summary under "incremental"."""
     started = time.time()
     part = meta["partitioning"]
-    writer = PartWriter(rundir, part["files"], part["bytes"])
+    writer = PartWriter(rundir, part["files"], part["bytes"], root_dev=root_dev(meta["source"]))
     crawl, summary = plan_incremental(rundir, meta, writer, threads=threads)
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
                        crawl.skipped, crawl.skipped_count, extra={"incremental": summary})

@@ -26,7 +26,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 
-__all__ = ["PartWriter", "PlanError", "finish_plan", "plan_native"]
+__all__ = ["PartWriter", "PlanError", "finish_plan", "plan_native", "root_dev"]
 
 
 class PartWriter:
@@ -37,7 +37,7 @@ class PartWriter:
     FLUSH_MIN_SECONDS = 0.1
     FLUSH_SHARE = 0.1
 
-    def __init__(self, rundir, max_files, max_bytes):
+    def __init__(self, rundir, max_files, max_bytes, root_dev=None):
         if int(max_files) < 1 or int(max_bytes) < 1:
             raise PlanError("partition limits must be positive (files=%r, bytes=%r)"
                             % (max_files, max_bytes))
@@ -54,11 +54,16 @@ class PartWriter:
         self.dirs, self.before = [], None
         self.track_dirs = True
         self._next_dir = None  # set while add_scan runs: the directory after a closed one
+        # The directory being added and its identity (crawl.DirScan.ident): each partition
+        # records the identity of every directory it moves from (rundir.write_dir_identities).
+        self._ident = (None, None)
+        self.root_dev = root_dev  # None: no identities recorded (the fpart engine)
         self._reset()
 
     def _reset(self):
         self.records, self.count, self.files, self.bytes = [], 0, 0, 0
         self.opened = None  # when the partition being filled got its first record
+        self.idents = {}
         if self.dirs:
             self.before = self.dirs[-1]
         self.dirs = []
@@ -82,14 +87,25 @@ class PartWriter:
             self.opened = time.monotonic()
         self.track_dirs = False  # entries, not whole directories: no trees
         self.records.append(manifest_record(entry.kind, entry.size, entry.mtime_ns, entry.path))
+        rel, ident = self._ident
+        if ident is not None:
+            where = entry.path if entry.kind == KIND_DIR else entry.path.rpartition(b"/")[0]
+            if where == rel:
+                self.idents[rel] = ident
         self.count += 1
         self.bytes += entry.size
         if entry.kind != KIND_DIR:
             self.files += 1
 
+    def identify(self, rel, ident):
+        """The entries added next from directory ``rel`` were listed from ``ident`` (an
+        incremental pass adds a directory's changed entries one by one)."""
+        self._ident = (rel, ident)
+
     def add_scan(self, scan):
         """Add a directory's records (native engine): whole slices while they fit."""
         self._next_dir = scan.rel
+        self._ident = (scan.rel, getattr(scan, "ident", None))
         try:
             self._add_scan(scan)
         finally:
@@ -148,6 +164,8 @@ class PartWriter:
     def _note_dir(self, rel):
         if not self.dirs or self.dirs[-1] != rel:
             self.dirs.append(rel)
+        if self._ident[0] == rel and self._ident[1] is not None:
+            self.idents[rel] = self._ident[1]
 
     def trees(self, after):
         """Directories whose whole subtree (every directory under it that has entries) is in
@@ -182,6 +200,9 @@ class PartWriter:
         rd = self.rundir
         # A resumed plan re-crawls a tree it already cut: existing partitions stay as they are.
         if not rd.has_manifest(part_id):
+            if self.idents and self.root_dev is not None:
+                rd.write_dir_identities(part_id, {rel: (dev == self.root_dev, ino) for rel, (
+                    dev, ino) in self.idents.items()})
             rd.write_manifest(part_id, b"".join(self.records))
         if self.state.add_todo(part_id):
             self.published += 1
@@ -203,12 +224,18 @@ def _shared(parts, other):
     return n
 
 
+def root_dev(source):
+    """The source root's device, against which each directory's is recorded (a symlink
+    given as the source is followed, as the crawl does)."""
+    return os.stat(source).st_dev
+
+
 def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, attrs=False):
     """attrs: records carry mode/uid/gid (rsync keeps them), so that the first incremental
     pass after this run sees a chmod or chown, and finds unchanged directories byte for
     byte (incremental.Diff) instead of entry by entry."""
     started = time.time()
-    writer = PartWriter(rundir, max_files, max_bytes)
+    writer = PartWriter(rundir, max_files, max_bytes, root_dev=root_dev(source))
     crawl = Crawl(source, excludes=excludes, threads=threads, attrs=attrs)
     for scan in crawl.scans():
         writer.add_scan(scan)

@@ -7,10 +7,15 @@ from __future__ import annotations
 import os
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_OPTIONS
-from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError, RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.fpart import plan_fpart
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import plan_since
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import plan_native
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
+    SourceGone,
+    identity_problem,
+    root_identity,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.preflight import (
     check_overlaps,
     check_tool_options,
@@ -57,11 +62,17 @@ def open_run(rundir, params):
         meta["source"], meta["destination"], meta["tool"], rundir.shared_dir)
     if problems:
         raise PlanError(" | ".join(problems))
+    try:
+        source_now = root_identity(meta["source"])  # before anything is written
+    except SourceGone as exc:
+        other = rundir.identity_problems(meta)  # another migration's run id says more
+        raise RunDirError(other[0]) if other else PlanError(str(exc))
     _pattern, inside = shared_dir_exclude(meta["source"], rundir.shared_dir)
     if inside:
         meta["excluded_automatically"] = [[inside, "the shared dir (run directories) inside "
                                                    "the source"]]
     meta, created = rundir.create_or_check(meta)
+    record_source(rundir, source_now)
     if (meta.get("since") or None) != (params.get("since") or None):
         # Another since under the same id would mix two different diffs in one run.
         raise PlanError("datamover_run_id %r is an incremental run since %r (this one asks for "
@@ -74,6 +85,20 @@ def open_run(rundir, params):
     requeued = [] if created else RunState(rundir).requeue_failed()
     rundir.clear_leftovers()
     return meta, created, requeued
+
+
+def record_source(rundir, current):
+    """Record the source root's identity for the workers (source.json). A resume keeps the
+    planned one: the same directory may come back under another device number (a remount of
+    the same export), which is recorded; another directory fails the run."""
+    planned = rundir.source_identity()
+    if planned is not None:
+        problem = identity_problem(dict(planned, host=current["host"], dev_num=None),
+                                   dict(current, dev_num=None))
+        if problem is not None:
+            raise PlanError(problem)
+    if planned != current:
+        rundir.write_source_identity(current)
 
 
 def crawl(rundir, meta, threads=8):

@@ -12,7 +12,16 @@ This module owns the layout: no other file names a file of it. Layout (all under
     STOP                     asks every worker to stop after its current partitions
     controller.lock          the controller running the run (host, pid, start, nonce); its mtime is
                              the watch's heartbeat (runlock.py). A second controller is refused
+    source.json              the source root's identity when the run was planned (inode,
+                             device, mount point and type: plan/source_identity.py); every
+                             worker compares the root with it before it moves a partition
     parts/NNNNNN.manifest    one record per entry: b"<kind> <size> <mtime_ns>\\t<path>\\0"
+    parts/NNNNNN.dirs        the identity of each directory the partition moves from, as the
+                             crawl found it: b"<on the root's file system: 1|0> <ino>\\t<path>\\0"
+                             (a directory that became a symlink, another directory or another
+                             file system since is caught before the transfer and at
+                             verification). Written before the manifest; absent for the fpart
+                             engine and runs planned before 0.4.
     source.manifest          incremental runs (datamover_since): every entry of the source in
                              crawl order, parts/ holding only what changed; rsync's records add
                              b" <mode> <uid> <gid>" to the head. A full run's parts/ are its
@@ -304,6 +313,38 @@ class RunDir:
     def read_manifest(self, part_id):
         """[(kind, size, mtime_ns, relpath_bytes)] for each entry of a partition."""
         return self.read_partition(part_id)[0]
+
+    def dirs_path(self, part_id):
+        return self.p("parts", part_name(part_id) + ".dirs")
+
+    def write_dir_identities(self, part_id, idents):
+        """{relpath: (on_root_fs, st_ino)} of the directories a partition moves from. Not the
+        device number itself: a network mount's number differs between hosts and remounts.
+        Before its manifest: a partition whose manifest exists has its identities too."""
+        atomic_write_bytes(self.dirs_path(part_id), b"".join(
+            b"%d %d\t%s\0" % (int(same), ino, rel) for rel, (same, ino) in sorted(idents.items())))
+
+    def read_dir_identities(self, part_id):
+        """What write_dir_identities wrote, or {} (an fpart plan, a run before 0.4)."""
+        try:
+            with open(self.dirs_path(part_id), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return {}
+        out = {}
+        for record in data.split(b"\0"):
+            if record:
+                head, _tab, rel = record.partition(b"\t")
+                same, ino = head.split(b" ")
+                out[rel] = (same == b"1", int(ino))
+        return out
+
+    # the source root's identity (plan/source_identity.py) -----------------------------------
+    def source_identity(self):
+        return read_json(self.p("source.json"))
+
+    def write_source_identity(self, ident):
+        atomic_write_json(self.p("source.json"), ident)
 
     def read_partition(self, part_id):
         """(entries, whole_dirs, trees): the entries as read_manifest, the directories whose

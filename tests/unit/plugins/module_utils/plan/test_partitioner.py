@@ -296,10 +296,11 @@ def test_missing_source_fails_the_plan(tmp_path, source):
     """An unmounted/missing source must not become an empty, 'complete' plan: the workers
     would finish at once and the run would be reported as succeeded with 0 files."""
     shutil.rmtree(source)
-    with pytest.raises(Exception):  # noqa: B017 - any error, as long as the plan fails
+    with pytest.raises(PlanError) as err:
         _plan(tmp_path, source)
+    assert os.fsdecode(source) in str(err.value) and "unmounted" in str(err.value)
     rundir = RunDir(str(tmp_path / "shared"), "run1")
-    assert rundir.plan_failed() is not None
+    assert not rundir.exists(), "refused before anything is written"
     assert not rundir.plan_complete()
 
 
