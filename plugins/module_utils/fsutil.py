@@ -107,3 +107,27 @@ def human_seconds(s):
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return "%d:%02d:%02d" % (h, m, sec)
+
+
+def first_non_dir(root, rel, cache=None):
+    """The first component of directory path ``rel`` (bytes, relative to ``root``) that is
+    not a real directory, as (prefix, lstat result or None when it is missing); None when
+    every component is a directory. Each component is lstat'ed on its own, so no symlink on
+    the way is followed (an lstat of the whole path follows every component but the last).
+    ``cache`` (a dict) keeps each prefix's lstat for the next call: a partition's
+    directories share their ancestors."""
+    if not rel:
+        return None
+    cache = {} if cache is None else cache
+    parts = rel.split(b"/")
+    for i in range(1, len(parts) + 1):
+        prefix = b"/".join(parts[:i])
+        if prefix not in cache:
+            try:
+                cache[prefix] = os.lstat(os.path.join(root, prefix))
+            except OSError:
+                cache[prefix] = None
+        st = cache[prefix]
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            return prefix, st
+    return None

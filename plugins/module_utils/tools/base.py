@@ -210,6 +210,15 @@ class TransferTool(abc.ABC):
         del entries
         return 0
 
+    def remove_copies(self, entries, workdir, log):
+        """Remove from the destination what this run wrote for ``entries`` (manifest
+        entries of one partition whose source directory changed under the transfer: what
+        arrived may be content from outside the source). Only these entries' own names, and
+        never through a symlink. Returns how many were removed; raises ToolError or OSError
+        when it could not."""
+        del entries, workdir, log
+        return 0
+
     def cleanup(self):
         """End of the run: remove anything of ours left at the destination."""
 

@@ -547,6 +547,24 @@ class RcloneTool(TransferTool):
                     held[name] = (head + b"/" + other) if head else other
         return held
 
+    def remove_copies(self, entries, workdir, log):
+        """Delete the objects of ``entries`` (their names only: one ``rclone delete`` over a
+        list of them; a name that is not there is no error)."""
+        names = [name for name in (self._dest_name(k, rel) for k, _s, _m, rel in entries
+                                   if k != "d") if name is not None]
+        if not names:
+            return 0
+        list_path = os.path.join(workdir, "remove-copies.txt")
+        with open_private(list_path, 0o600, append=False) as handle:
+            handle.write(b"".join(name + b"\n" for name in names))
+        proc = subprocess.run(self.base_argv() + ["delete", "--files-from-raw", list_path,
+                                                  self._root()],
+                              stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=False)
+        if proc.returncode != 0:
+            raise ToolError("rclone delete of %d objects under %s failed with exit code %d (see "
+                            "the log)" % (len(names), redact(self.destination), proc.returncode))
+        return len(names)
+
     # --- multipart uploads left behind ----------------------------------------------------
     def _uploads_root(self):
         """(remote spec + bucket, prefix inside the bucket or "")."""

@@ -13,7 +13,7 @@ import shutil
 import stat
 import uuid
 
-from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
+from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import first_non_dir, open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
     TransferTool,
@@ -286,6 +286,37 @@ class RsyncTool(TransferTool):
         memo["cursor"] = cursor
         return len(arrived), memo.get("bytes", 0)
 
+    def remove_copies(self, entries, workdir, log):
+        """Files are removed through real directories only; a symlink where the plan has a
+        directory is removed when it is the source's symlink, copied by rsync (a directory
+        moved whole that became a symlink arrives as that symlink)."""
+        del workdir, log
+        src, dst = os.fsencode(self.source), os.fsencode(self.destination)
+        cache, links, removed = {}, set(), 0
+        for kind, _size, _mtime, rel in entries:
+            bad = first_non_dir(dst, rel if kind == "d" else rel.rpartition(b"/")[0], cache)
+            if bad is not None:
+                if bad[1] is not None and stat.S_ISLNK(bad[1].st_mode):
+                    links.add(bad[0])
+                continue  # missing: nothing arrived; a file: not ours to remove
+            if kind == "d":
+                continue
+            target = os.path.join(dst, rel)
+            try:
+                if not stat.S_ISDIR(os.lstat(target).st_mode):
+                    os.unlink(target)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        for link in sorted(links):
+            try:
+                if os.readlink(os.path.join(dst, link)) == os.readlink(os.path.join(src, link)):
+                    os.unlink(os.path.join(dst, link))
+                    removed += 1
+            except OSError:
+                pass  # not the source's link: not ours
+        return removed
+
     def cleanup(self):
         """Runs of earlier versions kept temp files in one directory: remove it."""
         legacy = os.path.join(self.destination, LEGACY_TEMP_DIR)
@@ -298,9 +329,16 @@ class RsyncTool(TransferTool):
         del list_path, log
         result = Verification()
         src, dst = os.fsencode(self.source), os.fsencode(self.destination)
+        dirs = {}  # each destination directory's components, lstat'ed once per call
         for entry in entries:
             kind, size, mtime_ns, rel = entry
-            problem = self._check(src, dst, kind, size, mtime_ns, rel)
+            # Never through a symlink: a directory of the destination that is one would show
+            # files from wherever it points (rsync copies a directory swapped for a symlink as
+            # the symlink).
+            problem = _not_a_directory(dst, rel if kind == "d" else rel.rpartition(b"/")[0],
+                                       dirs)
+            if problem is None:
+                problem = self._check(src, dst, kind, size, mtime_ns, rel)
             if problem is None:
                 if kind != "d":
                     result.files += 1
@@ -345,6 +383,16 @@ class RsyncTool(TransferTool):
         if self.verify_mode == "checksum" and _digest(target) != _digest(os.path.join(src, rel)):
             return "content differs"
         return None
+
+
+def _not_a_directory(dst, head, cache):
+    """Why destination directory ``head`` cannot hold the partition's files (a component is a
+    symlink or a file), or None (all directories, or missing: the file is missing then)."""
+    bad = first_non_dir(dst, head, cache)
+    if bad is None or bad[1] is None:
+        return None
+    kind = "a symlink" if stat.S_ISLNK(bad[1].st_mode) else "not a directory"
+    return "%s is %s at the destination" % (os.fsdecode(bad[0]), kind)
 
 
 def _is_temp_of(candidate, names):

@@ -38,6 +38,12 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
 from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import DEFAULTS, budget_share
+from ansible_collections.datamover.fleet.plugins.module_utils.work.source_guard import (
+    SourceGone,
+    SourceGuard,
+    entry_dir,
+    vanished_problem,
+)
 
 # How often a worker asks its running tools how far they got and updates its progress record.
 PROGRESS_EVERY = 1.0
@@ -90,6 +96,7 @@ class Worker:
         # credentials reach the tool through its environment, never its arguments
         os.environ.update(rundir.read_secrets())
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
+        self.guard = SourceGuard(rundir, self.meta["source"])
         # This host's share of the fleet's request budget, split evenly over every tool
         # process it may run at once, so that the fleet never sends more than the budget.
         self.max_requests_per_second = budget_share(max_requests_per_second, 1)
@@ -309,6 +316,10 @@ class Worker:
         job = None
         try:
             return self._begin(act)
+        except SourceGone as exc:
+            self._source_gone(act, exc)
+            self._release_active(act, job)
+            return None
         except Exception as exc:  # settled as failed, with the traceback in its result
             self._crashed(act, exc)
             self._release_active(act, job)
@@ -360,6 +371,8 @@ class Worker:
         try:
             try:
                 self._finish(job, first)
+            except SourceGone as exc:
+                self._source_gone(job.act, exc, job)
             except Exception as exc:  # as in _process: settle it as failed, keep going
                 self._crashed(job.act, exc)
             finally:
@@ -391,12 +404,39 @@ class Worker:
             with self._lock:
                 self.totals["parts_failed"] += 1
 
+    def _source_gone(self, act, exc, job=None):
+        """The source root is gone: fail this partition with the cause, stop every worker
+        (STOP) and this one's transfers at once. Nothing more can be moved from a source that
+        is not there, and what would follow is every file counted as vanished."""
+        message = str(exc)
+        if not self.rundir.stop_requested():
+            self.rundir.request_stop(message)
+        self._on_sigterm(None, None)
+        lease = act.lease
+        history = list(job.history) if job is not None else self._previous(lease.part_id)
+        history.append(Attempt(attempt=len(history) + 1, host=self.host, error=message,
+                               failure_class=DETERMINISTIC))
+        self.rundir.write_result(PartResult(
+            part=lease.part_id, status="failed", host=self.host, token=lease.token,
+            attempts=history, not_copied=job.not_copied("failed") if job is not None else []))
+        if self.state.fail(lease):
+            with self._lock:
+                self.totals["parts_failed"] += 1
+
     def _begin(self, act):
         lease, rd = act.lease, self.rundir
         workdir = rd.workdir(lease.part_id, lease.token)
         os.makedirs(workdir, mode=0o700, exist_ok=True)  # scratch lists: this worker's only
         entries, whole_dirs, trees = rd.read_partition(lease.part_id)
         job = _Job(act, workdir, entries, self._previous(lease.part_id))
+        job.idents = rd.read_dir_identities(lease.part_id)
+        # Before the transfer: the root is still the source, and no directory this partition
+        # moves from became a symlink or another directory since the crawl (source_guard.py).
+        changed = self.guard.changed_dirs(entries, job.idents)
+        if changed:
+            job.leave_out(changed)
+            whole_dirs = [d for d in whole_dirs if not _under_any(d, changed)]
+            trees = [t for t in trees if not _under_any(t, changed)]
         job.whole = bool(whole_dirs)
         if rd.first_log_exists(lease.part_id):
             # An earlier attempt began here, maybe on a host that died mid-transfer.
@@ -404,7 +444,7 @@ class Worker:
             if recovered:
                 with self._lock:
                     self.totals["recovered"] += recovered
-        job.list_path, job.skipped = self.tool.prepare(entries, workdir, whole_dirs, trees)
+        job.list_path, job.skipped = self.tool.prepare(job.pending, workdir, whole_dirs, trees)
         job.bytes = sum(e[1] for e in entries)
         act.totals = (sum(1 for e in entries if e[0] != "d"), job.bytes)  # for the progress
         return job
@@ -479,7 +519,20 @@ class Worker:
                 break
             if self._stop.is_set() or failure_class == DETERMINISTIC:
                 break  # no retry can change a deterministic failure: report it now
+        if status == "done":
+            status = self._vanished_check(job)
         self._settle(job, status)
+
+    def _vanished_check(self, job):
+        """A partition that lost more than a share of its files fails, unless tolerated."""
+        problem = vanished_problem(len(job.tally.vanished),
+                                   sum(1 for e in job.entries if e[0] != "d"),
+                                   "vanished" in (self.meta.get("tolerate") or []))
+        if problem is None:
+            return "done"
+        job.history[-1].error = problem
+        job.history[-1].failure_class = DETERMINISTIC
+        return "failed"
 
     def _settle(self, job, status):
         lease, entries = job.act.lease, job.entries
@@ -543,14 +596,27 @@ class Worker:
         learn which files a retry must move). Returns the attempt's error or None; leaves in
         job.pending what a retry may still fix."""
         if self.meta.get("verify") == "none":
-            return error
+            left_out = job.take_left_out()
+            if not left_out:
+                return error
+            verification = Verification()
+            _fail_changed(verification, left_out)
+            job.settle(verification, number)
+            return error or _verification_error(verification)
         with self.rundir.open_log(log_path) as log:
             log.write(b"\n# verifying\n")
             log.flush()
+            # The root is still the source, and no directory of this partition changed under
+            # the transfer (SourceGone goes up to the worker): the files of one that did are
+            # not verified, and what arrived of them is removed.
+            entries, swapped = self._split_changed(job)
             try:
-                verification = self.tool.verify(job.pending, job.list_path, log)
+                verification = self.tool.verify(entries, job.list_path, log)
             except (ToolError, OSError, ValueError) as exc:
                 return error or "verification could not run: %s" % exc
+            if verification.vanished:
+                self.guard.check_root()  # a root gone during the listing: not vanished files
+            _fail_changed(verification, job.take_left_out() + self._undo(swapped, job, log))
             if error is not None and not verification.failed:
                 if not (verification.changed or verification.vanished):
                     return error  # the tool failed yet nothing is missing: try it all again
@@ -563,17 +629,63 @@ class Worker:
                 error = None
             job.settle(verification, number)
             if verification.failed:
-                retry = sum(1 for f in verification.failed if f[2] == TRANSIENT)
-                first = verification.failed[0]
-                return error or (
-                    "verification: %d files not at the destination (%d may pass on a retry, "
-                    "%d cannot: %s); first: %s: %s" % (
-                        len(verification.failed), retry, len(verification.failed) - retry,
-                        "retrying those" if retry else "not retried",
-                        first[0][3].decode("utf-8", "backslashreplace"), first[1]))
+                return error or _verification_error(verification)
             log.write(("# verified %d files, %d bytes\n" % (verification.files,
                                                             verification.bytes)).encode())
         return error
+
+    def _split_changed(self, job):
+        """(entries to verify, [(entry, why)] of directories changed since the crawl)."""
+        changed = self.guard.changed_dirs(job.pending, job.idents)
+        if not changed:
+            return job.pending, []
+        keep, swapped = [], []
+        for entry in job.pending:
+            why = changed.get(entry_dir(entry))
+            if why is None:
+                keep.append(entry)
+            else:
+                swapped.append((entry, why))
+        return keep, swapped
+
+    def _undo(self, swapped, job, log):
+        """Remove what the transfer wrote of ``swapped`` entries: through a directory swapped
+        for a symlink, it is content from outside the source. Returns ``swapped``, each reason
+        saying what became of that content."""
+        if not swapped:
+            return []
+        try:
+            removed = self.tool.remove_copies([e for e, _why in swapped], job.workdir, log)
+            note = "; what arrived of them was removed from the destination (%d)" % removed
+        except (ToolError, OSError) as exc:
+            note = ("; removing what arrived of them from the destination FAILED (%s): check "
+                    "and remove it by hand" % exc)
+        log.write(("# %d entries of directories changed since the crawl: not verified%s\n"
+                   % (len(swapped), note)).encode())
+        return [(entry, why + note) for entry, why in swapped]
+
+
+def _fail_changed(verification, items):
+    """Files of directories that changed since the crawl fail the partition: not retried
+    (the plan is fixed), and never tolerated (content from outside the source)."""
+    for entry, why in items:
+        if entry[0] != "d":
+            verification.fail(entry, why, DETERMINISTIC)
+
+
+def _verification_error(verification):
+    retry = sum(1 for f in verification.failed if f[2] == TRANSIENT)
+    first = verification.failed[0]
+    return ("verification: %d files not at the destination (%d may pass on a retry, %d cannot: "
+            "%s); first: %s: %s" % (
+                len(verification.failed), retry, len(verification.failed) - retry,
+                "retrying those" if retry else "not retried",
+                first[0][3].decode("utf-8", "backslashreplace"), first[1]))
+
+
+def _under_any(rel, dirs):
+    """Is directory ``rel`` one of ``dirs`` or under one of them?"""
+    return any(rel == d or rel.startswith(d + b"/") or not d for d in dirs)
 
 
 class _Job:
@@ -595,6 +707,24 @@ class _Job:
         self.notes = []           # [(relpath, reason, class, attempt)] vanished, changed, unrepresentable
         self.whole = False        # it holds directories the tool walks whole
         self.first_gone = None    # files of the first verification that had left the source
+        self.idents = {}          # rundir.read_dir_identities of the partition
+        self.left_out = []        # [(entry, why)] not moved: their directory changed
+
+    def leave_out(self, changed):
+        """Before the transfer: entries of the directories in ``changed`` ({dir: why}) are not
+        moved; the first verification fails them."""
+        keep = []
+        for entry in self.pending:
+            why = changed.get(entry_dir(entry))
+            if why is None:
+                keep.append(entry)
+            else:
+                self.left_out.append((entry, why))
+        self.pending = keep
+
+    def take_left_out(self):
+        out, self.left_out = self.left_out, []
+        return out
 
     def settle(self, verification, number):
         """Take in a verification of ``pending``: what it found is settled, except the

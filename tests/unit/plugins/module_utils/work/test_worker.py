@@ -326,7 +326,8 @@ def test_idle_slots_wake_when_this_process_publishes_the_plan(tmp_path, src):
     assert box["result"]["parts_done"] == plan["parts"] >= 4
 
 
-def test_plan_and_work_reports_a_failed_crawl(tmp_path):
+def test_plan_and_work_reports_a_failed_crawl(tmp_path, monkeypatch):
+    from ansible_collections.datamover.fleet.plugins.module_utils.plan import planning
     from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import PlanError
     from ansible_collections.datamover.fleet.plugins.module_utils.work.worker import plan_and_work
     rundir = RunDir(str(tmp_path / "shared-pf"), "pf")
@@ -334,7 +335,18 @@ def test_plan_and_work_reports_a_failed_crawl(tmp_path):
               "tool": "rsync", "engine": "native", "partition_files": 5,
               "partition_bytes": 10 ** 9, "excludes": [], "tool_options": [], "verify": "size",
               "symlinks": "links", "threads": 2}
-    with pytest.raises(PlanError, match="cannot list the source"):
+    # A source that is not there is refused before the run exists (issue 25): nothing is
+    # left behind, and the message names the source and what to do.
+    with pytest.raises(PlanError, match="the source .*not-there cannot be read .*unmounted"):
         plan_and_work(rundir, "w1", params, slots=1, **FAST)
-    assert rundir.plan_failed()["error"].startswith("cannot list the source")
+    assert not rundir.exists()
+    # A crawl that fails once the run exists is recorded in plan.failed for every worker.
+    os.makedirs(params["source"])
+
+    def failing_crawl(*args, **kwargs):
+        raise OSError("cannot list the source: boom")
+    monkeypatch.setattr(planning, "plan_native", failing_crawl)
+    with pytest.raises(PlanError, match="planning failed: cannot list the source: boom"):
+        plan_and_work(rundir, "w1", params, slots=1, **FAST)
+    assert rundir.plan_failed()["error"] == "cannot list the source: boom"
     assert worker_record(rundir, "w1")["status"] == "exited"
