@@ -125,8 +125,11 @@ options:
           - C(changed) accepts files that changed in the source during the run (after the
             crawl recorded them); the report still names each one, and an incremental pass
             (datamover_since) moves their new version.
+          - C(vanished) accepts a partition that lost more than 10% of its files from the
+            source during the run (a directory removed or renamed after the crawl); without
+            it such a partition fails. A source root that is gone always fails the run.
         type: list
         elements: str
-        choices: [unreadable, changed]
+        choices: [unreadable, changed, vanished]
         default: []
 """
