@@ -123,9 +123,11 @@ class WatchLoop:
             if done:
                 return st
             self.check(st, elapsed)
-            self.verdicts(st, elapsed)
+            # Stopped (by the user, or by a worker that found the source gone): the report
+            # says why and which partitions are left; not "no worker is alive".
             if self.stopped(st, elapsed):
                 return st
+            self.verdicts(st, elapsed)
             if self.args["timeout"] and elapsed > self.args["timeout"]:
                 raise AnsibleActionFail("run not complete after %ds (datamover_timeout)" % elapsed)
             time.sleep(wait)
