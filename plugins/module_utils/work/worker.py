@@ -372,7 +372,7 @@ class Worker:
             try:
                 self._finish(job, first)
             except SourceGone as exc:
-                self._source_gone(job.act, exc, job)
+                self._source_gone(job.act, exc, job, log=first[1])
             except Exception as exc:  # as in _process: settle it as failed, keep going
                 self._crashed(job.act, exc)
             finally:
@@ -404,7 +404,7 @@ class Worker:
             with self._lock:
                 self.totals["parts_failed"] += 1
 
-    def _source_gone(self, act, exc, job=None):
+    def _source_gone(self, act, exc, job=None, log=None):
         """The source root is gone: fail this partition with the cause, stop every worker
         (STOP) and this one's transfers at once. Nothing more can be moved from a source that
         is not there, and what would follow is every file counted as vanished."""
@@ -415,7 +415,8 @@ class Worker:
         lease = act.lease
         history = list(job.history) if job is not None else self._previous(lease.part_id)
         history.append(Attempt(attempt=len(history) + 1, host=self.host, error=message,
-                               failure_class=DETERMINISTIC))
+                               failure_class=DETERMINISTIC,
+                               log=self.rundir.relative(log) if log else None))
         self.rundir.write_result(PartResult(
             part=lease.part_id, status="failed", host=self.host, token=lease.token,
             attempts=history, not_copied=job.not_copied("failed") if job is not None else []))
