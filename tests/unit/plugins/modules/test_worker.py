@@ -67,7 +67,9 @@ def test_planning_worker_removes_the_preflight_canary(tmp_path, shared, src):
 def test_failed_crawl_fails_with_the_reason(tmp_path, shared):
     result = module_fails(worker, _args(shared, plan=dict(source=str(tmp_path / "nope"),
                                                           destination=str(tmp_path / "dst"))))
-    assert result["msg"].startswith("planning failed: cannot list the source")
+    assert "the source %s cannot be read (No such file or directory)" % (tmp_path / "nope") \
+        in result["msg"]
+    assert not RunDir(shared, "w1").exists()
 
 
 def test_no_run_within_run_wait_fails_with_a_sentence(shared):
