@@ -81,7 +81,7 @@ def mutate(src):
 def planned(shared, run_id):
     parts = os.path.join(str(shared), run_id, "parts")
     out = []
-    for name in sorted(os.listdir(parts)):
+    for name in sorted(n for n in os.listdir(parts) if n.endswith(".manifest")):
         with open(os.path.join(parts, name), "rb") as handle:
             for rec in handle.read().split(b"\0"):
                 if rec and not rec.startswith((b"D ", b"T ")):
