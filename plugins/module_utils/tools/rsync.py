@@ -329,14 +329,16 @@ class RsyncTool(TransferTool):
         del list_path, log
         result = Verification()
         src, dst = os.fsencode(self.source), os.fsencode(self.destination)
-        dirs = {}  # each destination directory's components, lstat'ed once per call
+        dirs, heads = {}, {}  # each destination directory's components, lstat'ed once a call
         for entry in entries:
             kind, size, mtime_ns, rel = entry
             # Never through a symlink: a directory of the destination that is one would show
             # files from wherever it points (rsync copies a directory swapped for a symlink as
             # the symlink).
-            problem = _not_a_directory(dst, rel if kind == "d" else rel.rpartition(b"/")[0],
-                                       dirs)
+            head = rel if kind == "d" else rel.rpartition(b"/")[0]
+            if head not in heads:
+                heads[head] = _not_a_directory(dst, head, dirs)
+            problem = heads[head]
             if problem is None:
                 problem = self._check(src, dst, kind, size, mtime_ns, rel)
             if problem is None:
