@@ -519,18 +519,17 @@ def plan_incremental(rundir, meta, writer, threads=8):
     deletions = rundir.stream_writer(rundir.deletions_path())
     try:
         pending = previous.pending()
-        if pending is None:
-            diff = Diff(None, deletions.write, strip=attrs and not previous.attrs,
-                        retry=previous.retry, stream=previous.stream())
-        else:
-            diff = Diff(previous.records(), deletions.write, strip=attrs and not previous.attrs,
-                        retry=previous.retry, pending=pending)
+        # Without pending deletions the previous manifest is streamed (Diff's fast path).
+        prev, how = (None, dict(stream=previous.stream())) if pending is None else (
+            previous.records(), dict(pending=pending))
+        diff = Diff(prev, deletions.write, strip=attrs and not previous.attrs,
+                    retry=previous.retry, **how)
         write, add, compare, tick = complete.write, writer.add, diff.compare, writer.tick
         for scan in crawl.scans():
             records = scan.records
             blob = b"".join(records)
             write(blob)
-            writer.identify(scan.rel, scan.ident)
+            writer.identify(scan.rel, scan.ident)  # the directory its entries come from
             for rec in compare(scan.rel, records, blob):
                 head, _tab, path = rec.rstrip(b"\0").partition(b"\t")
                 kind, size, mtime_ns = head.split(b" ", 3)[:3]
