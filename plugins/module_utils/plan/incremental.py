@@ -487,7 +487,7 @@ def _same_source(rundir, prev, meta, plan):
     before, now = prev.source_identity(), rundir.source_identity()
     if before and now:
         problem = identity_problem(
-            dict(before, host=now.get("host"), dev_num=None), dict(now, dev_num=None),
+            dict(before, dev_num=None), dict(now, dev_num=None),
             what="the directory datamover_since=%s planned from" % prev.run_id)
         if problem:
             raise PlanError(problem)

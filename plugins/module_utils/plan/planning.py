@@ -93,10 +93,10 @@ def record_source(rundir, current):
     the same export), which is recorded; another directory fails the run."""
     planned = rundir.source_identity()
     if planned is not None:
-        problem = identity_problem(dict(planned, host=current["host"], dev_num=None),
-                                   dict(current, dev_num=None))
+        problem = identity_problem(dict(planned, dev_num=None), dict(current, dev_num=None))
         if problem is not None:
-            raise PlanError(problem)
+            raise PlanError(problem + " (if it was replaced on purpose, this run's plan no "
+                                      "longer describes it: start a new datamover_run_id)")
     if planned != current:
         rundir.write_source_identity(current)
 

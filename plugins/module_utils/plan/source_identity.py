@@ -11,10 +11,11 @@ once: its inode, the file system it sits on (mount point and type, from
 /proc/self/mountinfo) and its device number.
 
 Device numbers of NFS and other network mounts are given out per client mount, so another
-host (or the same host after a remount) may see the same export under another number. The
-device is therefore compared only on the host that planned; the inode, mount point and type
-are compared everywhere. An unmounted export shows the mount point's own directory (another
-inode, another file system type), a renamed or replaced root another inode or no directory.
+host (or the same host after a remount) may see the same export under another number, and
+another host may mount it elsewhere. The device and the mount point are therefore compared
+only on the host that planned; the inode and the file system type everywhere. An unmounted
+export shows the mount point's own directory (another inode, another file system type), a
+renamed or replaced root another inode or no directory.
 """
 from __future__ import annotations
 
@@ -95,15 +96,22 @@ def describe(ident):
 
 
 def identity_problem(planned, current, what="the directory that was planned"):
-    """Why ``current`` (root_identity now) is not the ``planned`` root, or None. The device is
-    compared on the planning host only (see the module's docstring)."""
-    same_host = planned.get("host") == current.get("host")
-    differs = planned.get("ino") != current.get("ino") \
-        or (same_host and planned.get("dev_num") != current.get("dev_num"))
-    if planned.get("mount") and current.get("mount"):
-        differs = differs or (planned["mount"], planned.get("fstype")) != (
-            current["mount"], current.get("fstype"))
-    if not differs:
+    """Why ``current`` (root_identity now) is not the ``planned`` root, or None.
+
+    Everywhere: the inode and the file system type (its family: one host may mount an export
+    as nfs4, another as nfs). On the planning host only: the device number and the mount
+    point, which another host may give the same file system (see the module's docstring)."""
+    keys = ("ino", "fstype") + (("dev_num", "mount") if planned.get("host") ==
+                                current.get("host") else ())
+    if all(_same(key, planned.get(key), current.get(key)) for key in keys):
         return None
     return ("the source %s is no longer %s (%s; now %s): %s"
             % (planned.get("path"), what, describe(planned), describe(current), ADVICE))
+
+
+def _same(key, before, now):
+    if before is None or now is None:
+        return True  # not known on one side (no /proc/self/mountinfo): not a difference
+    if key == "fstype":
+        return before.rstrip("0123456789") == now.rstrip("0123456789")
+    return before == now

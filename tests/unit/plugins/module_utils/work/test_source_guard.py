@@ -284,3 +284,23 @@ def test_mountinfo_names_the_deepest_mount_of_the_device(tmp_path):
         "/mnt/lustre data/sub", "lustre")
     assert mount_of("/mnt/lustre data/y", dev, str(info)) == ("/mnt/lustre data", "lustre")
     assert mount_of("/elsewhere", dev, str(info)) == (None, None)
+
+
+def test_identity_compares_device_and_mount_point_on_the_planning_host_only():
+    from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
+        identity_problem,
+    )
+    planned = {"path": "/lustre/p", "host": "a", "dev_num": 45, "dev": "0:45", "ino": 7,
+               "mount": "/lustre", "fstype": "nfs4"}
+    # another host: its own device number and mount point for the same export, nfs not nfs4
+    assert identity_problem(planned, dict(planned, host="b", dev_num=12, mount="/mnt/l",
+                                          fstype="nfs")) is None
+    # the planning host after a remount under another device number: the resume check
+    # ignores the device (planning.record_source); a worker does not
+    assert identity_problem(dict(planned, dev_num=None), dict(planned, dev_num=50)) is None
+    assert "device 0:45 inode 7" in identity_problem(planned, dict(planned, dev_num=50))
+    # anywhere: another inode or another type of file system is another directory
+    for other in ({"ino": 2}, {"fstype": "ext4", "mount": "/"}):
+        msg = identity_problem(planned, dict(planned, host="b", **other))
+        assert msg.startswith("the source /lustre/p is no longer the directory that was "
+                              "planned (device 0:45 inode 7, nfs4 mounted on /lustre; now")
