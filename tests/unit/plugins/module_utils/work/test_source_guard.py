@@ -304,3 +304,25 @@ def test_identity_compares_device_and_mount_point_on_the_planning_host_only():
         msg = identity_problem(planned, dict(planned, host="b", **other))
         assert msg.startswith("the source /lustre/p is no longer the directory that was "
                               "planned (device 0:45 inode 7, nfs4 mounted on /lustre; now")
+
+
+def test_a_removal_that_fails_is_said_and_fails_the_run(tmp_path, s3):
+    """rclone uploaded the swapped directory's outside content and then cannot delete it: the
+    files are named with the removal's failure and what to do, never counted verified."""
+    src = _tree(tmp_path / "src")
+    outside = _outside(tmp_path)
+    dest = _Dest(tmp_path, "rclone", s3)
+    marker = tmp_path / "swapped"
+    wrapper = write_script(tmp_path / "rclone-no-delete", (
+        'for a in "$@"; do\n'
+        '  [ "$a" = delete ] && { echo "delete refused by the test" >&2; exit 1; }\n'
+        '  if [ "$a" = copy ] && [ ! -e %s ]; then touch %s; mv %s/pub %s/pub.old; '
+        'ln -s %s %s/pub; fi\n'
+        'done\nexec %s "$@"' % (marker, marker, src, src, outside, src, rclone_binary())))
+    rundir, report = _run(tmp_path, src, dest, wrapper, files=100)
+    assert report["status"] == "failed" and report["verified"]["files"] == 24
+    with open(rundir.not_copied_path()) as handle:
+        reasons = [r["reason"] for r in map(json.loads, handle)]
+    assert len(reasons) == 5 and all(
+        "became a symlink to %s" % outside in r and "removing what arrived of them from the "
+        "destination FAILED" in r and "remove it by hand" in r for r in reasons), reasons
