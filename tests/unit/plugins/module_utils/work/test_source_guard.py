@@ -108,7 +108,7 @@ def _run(tmp_path, src, dest, wrapper, files, **extra):
                         partition_files=files, **dict(dest.kw, **extra))
     Worker(rundir, "w1", slots=1, retries=1, binary=wrapper,
            rclone_config=dest.kw.get("rclone_config"), **FAST).run()
-    return rundir, make_report(rundir, tidy=False)["report"]
+    return rundir, make_report(rundir)["report"]
 
 
 def _verified_are_there(rundir, dest):
@@ -222,7 +222,7 @@ def test_too_many_vanished_files_fail_the_partition_unless_tolerated(tmp_path):
     rundir, _ = new_run(tmp_path / "shared", "r", src, dest.path, partition_files=12,
                         tolerate=["vanished"])
     Worker(rundir, "w1", slots=1, binary=RSYNC, **FAST).run()
-    assert make_report(rundir, tidy=False)["report"]["status"] == "succeeded"
+    assert make_report(rundir)["report"]["status"] == "succeeded"
 
 
 # --- 2. a directory swapped for a symlink -----------------------------------------------------
@@ -240,7 +240,7 @@ def test_directory_swapped_for_a_symlink_moves_nothing_from_outside(tmp_path, de
         wrapper = _wrapper(tmp_path, dest.tool, swap, "before")
     Worker(rundir, "w1", slots=1, retries=1, binary=wrapper,
            rclone_config=dest.kw.get("rclone_config"), **FAST).run()
-    report = make_report(rundir, tidy=False)["report"]
+    report = make_report(rundir)["report"]
     there = _verified_are_there(rundir, dest)
     assert not any(isinstance(v, bytes) and SECRET in v for v in there.values()), \
         "content from outside the source at the destination"
