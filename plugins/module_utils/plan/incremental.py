@@ -537,7 +537,7 @@ def plan_since(rundir, meta, threads=8):
     diff's summary under "incremental"."""
     started = time.time()
     part = meta["partitioning"]
-    writer = PartWriter(rundir, part["files"], part["bytes"])
+    writer = PartWriter(rundir, part["files"], part["bytes"], part.get("fleet_slots"))
     crawl, summary = plan_incremental(rundir, meta, writer, threads=threads)
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
                        crawl.skipped, crawl.skipped_count, extra={"incremental": summary})
