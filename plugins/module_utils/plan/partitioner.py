@@ -71,9 +71,10 @@ class PartWriter:
     FLUSH_SHARE = 0.1
 
     def __init__(self, rundir, max_files, max_bytes, fleet_slots=None):
-        if int(max_files) < 1 or int(max_bytes) < 1:
-            raise PlanError("partition limits must be positive (files=%r, bytes=%r)"
-                            % (max_files, max_bytes))
+        if int(max_files) < 1 or int(max_bytes) < 1 or (fleet_slots is not None
+                                                         and int(fleet_slots) < 1):
+            raise PlanError("partition limits must be positive (files=%r, bytes=%r, fleet "
+                            "slots=%r)" % (max_files, max_bytes, fleet_slots))
         self.rundir = rundir
         self.state = RunState(rundir)
         self.max_files = int(max_files)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import read_json
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import Entry
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import (
@@ -12,6 +14,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner i
     SHARES_PER_SLOT,
     ByteCap,
     PartWriter,
+    PlanError,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 
@@ -125,3 +128,10 @@ def test_partwriter_entries_path_grows_too(tmp_path):
     files = [f for f, _b in _sizes(rundir)]
     assert files[:SHARES_PER_SLOT] == [1] * SHARES_PER_SLOT  # 64 MiB each until 4 are out
     assert max(files) <= 40 // SHARES_PER_SLOT and len(files) > SHARES_PER_SLOT
+
+
+def test_a_fleet_of_no_slots_is_refused(tmp_path):
+    rundir = RunDir(str(tmp_path / "shared"), "r")
+    rundir.create_or_check({"source": "/s", "destination": "/d", "tool": "rsync"})
+    with pytest.raises(PlanError, match="fleet slots=-2"):
+        PartWriter(rundir, 2000, DEFAULT_BYTES, fleet_slots=-2)
