@@ -71,8 +71,8 @@ class PartWriter:
     FLUSH_SHARE = 0.1
 
     def __init__(self, rundir, max_files, max_bytes, fleet_slots=None):
-        if int(max_files) < 1 or int(max_bytes) < 1 or (fleet_slots is not None
-                                                         and int(fleet_slots) < 1):
+        no_fleet = fleet_slots is not None and int(fleet_slots) < 1
+        if int(max_files) < 1 or int(max_bytes) < 1 or no_fleet:
             raise PlanError("partition limits must be positive (files=%r, bytes=%r, fleet "
                             "slots=%r)" % (max_files, max_bytes, fleet_slots))
         self.rundir = rundir
