@@ -75,6 +75,8 @@ def test_fleet_checkpoint_of_a_few_large_files_uses_every_host(tmp_path, shm_dir
     assert rep["status"] == "succeeded" and rep["partitions"]["total"] == 12, rep["partitions"]
     assert sorted(rep["workers"]) == sorted(fleet.names), rep["workers"]
     assert all(row["bytes"] >= 128 << 20 for row in rep["workers"].values()), rep["workers"]
+    with open(os.path.join(str(shared), "fleet-ckpt", "run.json")) as handle:
+        assert json.load(handle)["partitioning"]["fleet_slots"] == 3 * 2  # hosts x default slots
     for name in fleet.names:  # each worker's own record: it moved and verified data
         with open(os.path.join(str(shared), "fleet-ckpt", "workers", name + ".json")) as handle:
             record = json.load(handle)
