@@ -63,11 +63,16 @@ def test_fleet_checkpoint_of_a_few_large_files_uses_every_host(tmp_path, shm_dir
     """The seed's workload with the role's defaults (10 GiB datamover_partition_bytes, 2 slots
     per host): 12 x 128 MiB was one partition, moved by one host while two idled. Now every
     host moves some of it, by its own worker's records and by the results, and the copy is
-    identical."""
+    identical.
+
+    Only the link is slowed (rsync --bwlimit, per stream): tmpfs moves 128 MiB in a tenth of a
+    second, and on a busy machine Ansible may start one host's worker seconds after the
+    others', when a real link (48 MB/s a stream here: 2.7 s a shard) would still be busy."""
     src, dst = os.path.join(shm_dir, "ckpt"), os.path.join(shm_dir, "dst")
     shared = tmp_path / "shared"
     checkpoint_tree(src, shards=12, mib=128)
-    run = playbook(_vars(src, dst, shared, datamover_run_id="fleet-ckpt"),
+    run = playbook(_vars(src, dst, shared, datamover_run_id="fleet-ckpt",
+                         datamover_tool_options=["--bwlimit=48M"]),
                    inventory=fleet.inventory(str(tmp_path / "workers.ini")))
     assert run.rc == 0, run.stdout[-4000:]
     assert diff_trees(src, dst) == []
