@@ -141,7 +141,7 @@ def med(values):
 
 
 # --- scenarios -----------------------------------------------------------------------------
-def bench_rsync(reps, tree_name, files=2048, slots=4, with_one_slot=False):
+def bench_rsync(reps, tree_name, files=2048, slots=4, with_one_slot=False, fpsync=True):
     src = ensure_tree(tree_name)
     dst = os.path.join(WORK, "dst")
     tmp = os.path.join(WORK, "fpsync-tmp")
@@ -163,6 +163,8 @@ def bench_rsync(reps, tree_name, files=2048, slots=4, with_one_slot=False):
 
     contenders = {"ours %d slots" % slots: run_ours, "fpsync -n %d -f %d" % (slots, files): run_fpsync,
                   "rsync -a": run_rsync}
+    if not fpsync:
+        del contenders["fpsync -n %d -f %d" % (slots, files)]
     if with_one_slot:
         contenders["ours 1 slot"] = lambda rep: run_ours(rep, 1)
     times, extras = alternate(reps, contenders)
@@ -276,6 +278,49 @@ def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
             "small_dirs": {"objects": small_count, "directories": 1000,
                            "requests_per_object": {m: round(n / small_count, 4)
                                                    for m, n in sorted(small.items())}},
+            "worker_phase": {k: v for k, v in extras.items() if any(e is not None for e in v)}}
+
+
+def bench_s3_large(reps, delay=0.010, slots=4, concurrency=16):
+    """T5 to S3: one 2 GiB file, ours with 4 slots (default transfers: the partition's lone file
+    gets the slot's 8 streams as parallel parts) against one rclone copy uploading 16 parts at
+    once. The store keeps its data on disk (/var/tmp): 2 GiB per run would fill tmpfs."""
+    src = ensure_tree("t5")
+    weed = SeaweedS3(bucket="bench", workdir=tempfile.mkdtemp(prefix="dm-bench-t5-", dir="/var/tmp"))
+    weed.start()
+    proxy = LatencyProxy(weed.base + 3, delay=delay).start()
+    conf = os.path.join(WORK, "rclone-t5.conf")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("[bench]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
+                     "access_key_id = %s\nsecret_access_key = %s\n"
+                     % (proxy.port, ACCESS_KEY, SECRET_KEY))
+
+    def purge(prefix):  # untimed: keep the store small between runs
+        subprocess.run([rclone_binary(), "--config", conf, "purge", "bench:bench/" + prefix],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+    def run_ours(rep):
+        seconds, report = ours(src, "bench:bench/t5-ours-%d" % rep, "rclone", slots, 2048,
+                               extra={"datamover_rclone_config": conf}, name="t5")
+        purge("t5-ours-%d" % rep)
+        return seconds, report["worker_phase"]
+
+    def run_rclone(rep):
+        seconds = timed([rclone_binary(), "--config", conf, "copy", "--s3-upload-concurrency",
+                         str(concurrency), src, "bench:bench/t5-rclone-%d" % rep])[0]
+        purge("t5-rclone-%d" % rep)
+        return seconds
+
+    try:
+        times, extras = alternate(reps, {"ours %d slots" % slots: run_ours,
+                                         "rclone copy --s3-upload-concurrency %d" % concurrency:
+                                         run_rclone})
+    finally:
+        proxy.stop()
+        weed.stop()
+        shutil.rmtree(weed.workdir, ignore_errors=True)
+    return {"times": times, "delay_each_way_s": delay,
             "worker_phase": {k: v for k, v in extras.items() if any(e is not None for e in v)}}
 
 
@@ -632,18 +677,38 @@ def ratio_rows(name, times, ours_label, note=""):
 
 def table(results):
     rows = []
-    for key, title in (("t1", "T1 rsync"), ("t2", "T2 rsync"), ("t3", "T3 rsync")):
+    for key, title in (("t1", "T1 rsync"), ("t2", "T2 rsync"), ("t3", "T3 rsync"),
+                       ("t5", "T5 rsync")):
         if key in results:
             times = results[key]["times"]
             ours_label = [k for k in times if k.startswith("ours") and "slot" in k][0]
             rows += ratio_rows(title, {k: v for k, v in times.items() if k != "ours 1 slot"},
                                ours_label)
+            slots_phase = results[key]["worker_phase"].get(ours_label)
+            if key in ("t2", "t5") and slots_phase:
+                rows.append((title, "worker phase, %s vs rsync -a" % ours_label,
+                             "%.2f s vs %.2f s" % (med(slots_phase), med(times["rsync -a"])),
+                             "%.2fx" % (med(slots_phase) / med(times["rsync -a"])),
+                             "first worker start to last worker exit (crawl included)"))
             phase = results[key]["worker_phase"].get("ours 1 slot")
             if phase:
                 rows.append((title, "worker phase, 1 slot vs rsync -a",
                              "%.2f s vs %.2f s" % (med(phase), med(times["rsync -a"])),
                              "%.2fx" % (med(phase) / med(times["rsync -a"])),
                              "first worker start to last worker exit (crawl included)"))
+    if "t5_s3" in results:
+        t5 = results["t5_s3"]
+        ours_label = [k for k in t5["times"] if k.startswith("ours")][0]
+        rows += ratio_rows("T5 S3 +%d ms RTT" % round(2000 * t5["delay_each_way_s"]), t5["times"],
+                           ours_label, "one 2 GiB object")
+        phase = t5["worker_phase"].get(ours_label)
+        if phase:
+            peer = [k for k in t5["times"] if k != ours_label][0]
+            rows.append(("T5 S3 +%d ms RTT" % round(2000 * t5["delay_each_way_s"]),
+                         "worker phase vs %s" % peer,
+                         "%.2f s vs %.2f s" % (med(phase), med(t5["times"][peer])),
+                         "%.2fx" % (med(phase) / med(t5["times"][peer])),
+                         "first worker start to last worker exit"))
     if "floor" in results:
         times = results["floor"]["times"]
         label = [k for k in times if k != "rsync -a"][0]
@@ -732,7 +797,7 @@ def write_docs(results, table_md, path):
         handle.write(head + block + tail)
 
 
-SCENARIOS = ("t1", "floor", "t2", "t3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb",
+SCENARIOS = ("t1", "floor", "t2", "t3", "t5", "t5_s3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb",
              "incr")
 
 
@@ -752,6 +817,8 @@ def main():
         "floor": lambda: bench_floor(args.reps),
         "t2": lambda: bench_rsync(args.reps, "t2"),
         "t3": lambda: bench_rsync(args.reps, "t3"),
+        "t5": lambda: bench_rsync(args.reps, "t5", fpsync=False),
+        "t5_s3": lambda: bench_s3_large(args.reps),
         "s3": lambda: bench_s3(args.reps),
         "crawl_t1": lambda: bench_crawl(args.reps, "t1"),
         "crawl_t4": lambda: bench_crawl(args.reps, "t4"),

@@ -101,5 +101,18 @@ def small(root, files=2000):
             handle.write(b"s" * 1024)
 
 
-TREES = {"t1": t1, "t2": t2, "t3": t3, "t4": t4, "s3t": s3t, "s3d": s3d, "one": one,
+def t5(root, gib=2, seed=6):
+    """One file of 2 GiB (a lone checkpoint shard): a random 64 MiB block, rotated for each
+    64 MiB of the file so that no part repeats another."""
+    rng = random.Random(seed)
+    block = rng.randbytes(64 << 20)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "model-00001-of-00001.safetensors"), "wb") as handle:
+        for _ in range((gib << 30) // len(block)):
+            k = rng.randrange(0, len(block))
+            handle.write(block[k:])
+            handle.write(block[:k])
+
+
+TREES = {"t1": t1, "t2": t2, "t3": t3, "t4": t4, "t5": t5, "s3t": s3t, "s3d": s3d, "one": one,
          "small": small}

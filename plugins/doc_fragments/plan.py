@@ -37,9 +37,19 @@ options:
         type: int
         default: 2000
       partition_bytes:
-        description: Most bytes in one partition (a larger single file gets a partition of its own).
+        description:
+          - Most bytes in one partition (a larger single file gets a partition of its own).
+          - The first partitions hold at most 64 MiB; the cap then grows with what the crawl has
+            published (a 1/(4 x O(plan.fleet_slots)) share of it) up to this value, so that a tree
+            of a few large files keeps every slot of the fleet busy (docs/tuning.md).
         type: int
         default: 10737418240
+      fleet_slots:
+        description:
+          - Transfer slots of the whole fleet (hosts x slots), a hint for the growing byte cap of
+            the partitions. The role passes it; unset, 8 is assumed. Recorded in run.json, so a
+            resumed run cuts the tree as its first execution did.
+        type: int
       excludes:
         description:
           - fnmatch patterns. Without C(/) a pattern matches a name at any depth; with C(/) the

@@ -24,6 +24,7 @@ PLAN_OPTIONS = dict(
     engine=dict(type="str", default="native", choices=["native", "fpart"]),
     partition_files=dict(type="int", default=2000),
     partition_bytes=dict(type="int", default=10 * 1024 ** 3),
+    fleet_slots=dict(type="int"),
     excludes=dict(type="list", elements="str", default=[]),
     tool_options=dict(type="list", elements="str", default=[]),
     rclone_config=dict(type="path"),

@@ -2,8 +2,11 @@
 reached by Ansible over real SSH, the shared dir on the common file system."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -11,7 +14,7 @@ import pytest
 
 from tests.lab.fleet import Fleet, can_build_fleet
 from tests.lab.seaweed import SeaweedS3, rclone_binary
-from tests.lab.trees import diff_trees, hostile_tree, sample_tree
+from tests.lab.trees import checkpoint_tree, diff_trees, hostile_tree, sample_tree
 
 OK, WHY = can_build_fleet()
 pytestmark = pytest.mark.skipif(not OK, reason="no fleet of namespaces here: " + WHY)
@@ -45,6 +48,44 @@ def test_fleet_rsync_spreads_work_and_is_identical(tmp_path, playbook, fleet):
     busy = [h for h, row in rep["workers"].items() if row["partitions"] > 0]
     assert len(busy) >= 2, rep["workers"]  # work stealing spread the partitions
     assert set(busy) <= set(fleet.names)
+
+
+@pytest.fixture
+def shm_dir():
+    """A directory on tmpfs, shared by the namespaces like the rest of the file system: 3 GiB
+    of checkpoint and its copy stay in memory, away from this disk's writeback."""
+    path = tempfile.mkdtemp(prefix="dm-fleet-ckpt-", dir="/dev/shm")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_fleet_checkpoint_of_a_few_large_files_uses_every_host(tmp_path, shm_dir, playbook, fleet):
+    """The seed's workload with the role's defaults (10 GiB datamover_partition_bytes, 2 slots
+    per host): 12 x 128 MiB was one partition, moved by one host while two idled. Now every
+    host moves some of it, by its own worker's records and by the results, and the copy is
+    identical.
+
+    Only the link is slowed (rsync --bwlimit, per stream): tmpfs moves 128 MiB in a tenth of a
+    second, and on a busy machine Ansible may start one host's worker seconds after the
+    others', when a real link (48 MB/s a stream here: 2.7 s a shard) would still be busy."""
+    src, dst = os.path.join(shm_dir, "ckpt"), os.path.join(shm_dir, "dst")
+    shared = tmp_path / "shared"
+    checkpoint_tree(src, shards=12, mib=128)
+    run = playbook(_vars(src, dst, shared, datamover_run_id="fleet-ckpt",
+                         datamover_tool_options=["--bwlimit=48M"]),
+                   inventory=fleet.inventory(str(tmp_path / "workers.ini")))
+    assert run.rc == 0, run.stdout[-4000:]
+    assert diff_trees(src, dst) == []
+    rep = run.report
+    assert rep["status"] == "succeeded" and rep["partitions"]["total"] == 12, rep["partitions"]
+    assert sorted(rep["workers"]) == sorted(fleet.names), rep["workers"]
+    assert all(row["bytes"] >= 128 << 20 for row in rep["workers"].values()), rep["workers"]
+    with open(os.path.join(str(shared), "fleet-ckpt", "run.json")) as handle:
+        assert json.load(handle)["partitioning"]["fleet_slots"] == 3 * 2  # hosts x default slots
+    for name in fleet.names:  # each worker's own record: it moved and verified data
+        with open(os.path.join(str(shared), "fleet-ckpt", "workers", name + ".json")) as handle:
+            record = json.load(handle)
+        assert record["parts_done"] >= 1 and record["bytes"] >= 128 << 20, record
 
 
 def test_fleet_rclone_to_s3_on_the_bridge(tmp_path, playbook, fleet):

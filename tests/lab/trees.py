@@ -105,6 +105,21 @@ def tree_index(root, with_dirs=True, follow_links=False):
     return out
 
 
+def checkpoint_tree(root, shards=12, mib=128, seed=11):
+    """An ML checkpoint: ``shards`` files of ``mib`` MiB. Fast to create, yet real bytes: each
+    file holds its own random MiB at its start, middle and end, and holes (zeros, read and
+    written as data by every tool) between them. Returns (files, bytes)."""
+    rng = random.Random(seed)
+    os.makedirs(root, exist_ok=True)
+    size = mib << 20
+    for i in range(shards):
+        with open(os.path.join(root, "shard-%05d-of-%05d.pt" % (i, shards)), "wb") as handle:
+            for offset in (0, size // 2, size - (1 << 20)):
+                handle.seek(offset)
+                handle.write(rng.randbytes(1 << 20))
+    return shards, shards * size
+
+
 def diff_trees(a, b, with_dirs=True):
     """Human-readable differences between two trees (empty list = identical)."""
     ia, ib = tree_index(a, with_dirs), tree_index(b, with_dirs)

@@ -79,13 +79,15 @@ class _Ingest:
         self.writer.close()  # fpart's partition boundaries are kept
 
 
-def plan_fpart(rundir, source, max_files, max_bytes, excludes=(), binary=None, poll=0.2):
+def plan_fpart(rundir, source, max_files, max_bytes, excludes=(), binary=None, poll=0.2,
+               fleet_slots=None):
+    """fpart's partitions, each cut again where it passes the growing byte cap (ByteCap)."""
     started = time.time()
     try:
         binary = find_binary("fpart", binary)
     except ToolError as exc:
         raise PlanError("datamover_partition_engine=fpart: %s" % exc)
-    writer = PartWriter(rundir, max_files, max_bytes)
+    writer = PartWriter(rundir, max_files, max_bytes, fleet_slots)
     ingest = _Ingest(os.fsencode(source), writer, Excluder(excludes))
     log_path = rundir.tool_log_path("fpart")
     with tempfile.TemporaryDirectory(prefix="fpart-", dir=rundir.scratch_dir()) as work:

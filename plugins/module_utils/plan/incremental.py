@@ -569,7 +569,8 @@ def plan_since(rundir, meta, threads=8):
     diff's summary under "incremental"."""
     started = time.time()
     part = meta["partitioning"]
-    writer = PartWriter(rundir, part["files"], part["bytes"], root_dev=root_dev(meta["source"]))
+    writer = PartWriter(rundir, part["files"], part["bytes"], part.get("fleet_slots"),
+                        root_dev=root_dev(meta["source"]))
     crawl, summary = plan_incremental(rundir, meta, writer, threads=threads)
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
                        crawl.skipped, crawl.skipped_count, extra={"incremental": summary})

@@ -3,9 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Cut a stream of crawled entries into partitions and publish them in the run directory.
 
-A partition is closed when adding the next entry would pass ``max_files`` entries or
-``max_bytes`` bytes (a single file larger than ``max_bytes`` gets a partition of its own), or
-early, once 3/4 full, when the next directory fits a partition of its own (see add_scan).
+A partition is closed when adding the next entry would pass ``max_files`` entries or the byte
+cap (a single file larger than the cap gets a partition of its own), or early, once 3/4 full,
+when the next directory fits a partition of its own (see add_scan).
+
+The byte cap grows (ByteCap): the first partitions hold at most FIRST_BYTES, later ones a share
+of what the crawl has published so far, up to ``max_bytes``. The crawl is live and does not know
+the tree's total, yet a tree of a few large files (an ML checkpoint) is cut in enough partitions
+for every slot of the fleet, while a big tree soon reaches ``max_bytes`` and keeps its count of
+partitions low. Small files are cut by ``max_files`` long before any byte cap.
 Each partition is published as soon as it is closed (live mode): its manifest is written
 first, its ``state/todo`` marker last, so a worker never claims a partition that is not
 complete. The native crawl hands over whole directories of ready-made manifest records, and
@@ -26,7 +32,34 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 
-__all__ = ["PartWriter", "PlanError", "finish_plan", "plan_native", "root_dev"]
+__all__ = ["ByteCap", "PartWriter", "PlanError", "finish_plan", "plan_native", "root_dev"]
+
+# The first partitions' byte cap: a tool start and a claim cost ~10 ms, 64 MiB takes a stream
+# ~100 ms even on tmpfs, so the small early partitions cost little, and T1's 2,000-file
+# partitions (9 MiB) are cut by their count as before.
+FIRST_BYTES = 64 << 20
+# Partitions per slot of the fleet that the bytes published so far would make: the cap is that
+# share, so when the crawl ends the last partitions are about 1/(4 x slots) of the tree and the
+# run's tail (one slot finishing its last partition while the others idle) stays short.
+SHARES_PER_SLOT = 4
+# A plan that is not told the fleet's size (the partition module on its own) assumes this many.
+DEFAULT_FLEET_SLOTS = 8
+
+
+class ByteCap:
+    """The byte cap of the partition being filled: min(max_bytes, max(FIRST_BYTES, published /
+    (SHARES_PER_SLOT x fleet_slots))). Deterministic for a tree (it depends only on what was
+    published before), so a resumed plan cuts the same partitions again. fleet_slots None:
+    the fixed cap ``max_bytes`` of runs created before it grew (their resume cuts as they did)."""
+
+    def __init__(self, max_bytes, fleet_slots=None):
+        self.max_bytes = int(max_bytes)
+        self.shares = SHARES_PER_SLOT * max(1, int(fleet_slots)) if fleet_slots else None
+        self.value = self.max_bytes if self.shares is None else min(self.max_bytes, FIRST_BYTES)
+
+    def grow(self, published_bytes):
+        if self.shares is not None:
+            self.value = min(self.max_bytes, max(FIRST_BYTES, published_bytes // self.shares))
 
 
 class PartWriter:
@@ -37,13 +70,15 @@ class PartWriter:
     FLUSH_MIN_SECONDS = 0.1
     FLUSH_SHARE = 0.1
 
-    def __init__(self, rundir, max_files, max_bytes, root_dev=None):
-        if int(max_files) < 1 or int(max_bytes) < 1:
-            raise PlanError("partition limits must be positive (files=%r, bytes=%r)"
-                            % (max_files, max_bytes))
+    def __init__(self, rundir, max_files, max_bytes, fleet_slots=None, root_dev=None):
+        no_fleet = fleet_slots is not None and int(fleet_slots) < 1
+        if int(max_files) < 1 or int(max_bytes) < 1 or no_fleet:
+            raise PlanError("partition limits must be positive (files=%r, bytes=%r, fleet "
+                            "slots=%r)" % (max_files, max_bytes, fleet_slots))
         self.rundir = rundir
         self.state = RunState(rundir)
-        self.max_files, self.max_bytes = int(max_files), int(max_bytes)
+        self.max_files = int(max_files)
+        self.cap = ByteCap(max_bytes, fleet_slots)
         self.next_id = 1
         self.total_files = self.total_bytes = 0
         self.published = 0
@@ -81,7 +116,7 @@ class PartWriter:
     def add(self, entry):
         """Add one Entry (the fpart engine's path)."""
         if self.count and (self.count + 1 > self.max_files
-                           or self.bytes + entry.size > self.max_bytes):
+                           or self.bytes + entry.size > self.cap.value):
             self.close()
         if self.opened is None:
             self.opened = time.monotonic()
@@ -113,20 +148,21 @@ class PartWriter:
 
     def _add_scan(self, scan):
         records, sizes = scan.records, scan.sizes
-        n, i = len(records), 0
+        n, i, cap = len(records), 0, self.cap.value
         if self.opened is None and n:
             self.opened = time.monotonic()
         is_dir_marker = n == 1 and records[0][:1] == b"d"
         if scan.whole and n <= self.max_files:
             total = sum(sizes)
-            if (total <= self.max_bytes and self.count >= self.max_files * 3 // 4
-                    and (self.count + n > self.max_files or self.bytes + total > self.max_bytes)):
+            if (total <= cap and self.count >= self.max_files * 3 // 4
+                    and (self.count + n > self.max_files or self.bytes + total > cap)):
                 # A directory that fits a partition of its own starts one rather than being
                 # cut, once the current partition is 3/4 full: each directory then has one
                 # owner, which an object store lists once (one LIST per directory) and rsync
                 # walks (-r) instead of reading names.
                 self.close()
-            if self.count + n <= self.max_files and self.bytes + total <= self.max_bytes:
+                cap = self.cap.value  # closing grew it
+            if self.count + n <= self.max_files and self.bytes + total <= cap:
                 # The whole directory fits: say so, and rsync walks it instead of reading
                 # one name per file (measured: 20% less per partition). Not an entry.
                 self.records.append(manifest_record(KIND_WHOLE_DIR, 0, 0, scan.rel))
@@ -137,16 +173,17 @@ class PartWriter:
                 self.files += n
                 return
         while i < n:
+            cap = self.cap.value  # each close() may have grown it
             room = self.max_files - self.count
             if room <= 0:
                 self.close()
                 continue
             j = min(n, i + room)
             chunk = sum(sizes[i:j])
-            if self.bytes + chunk > self.max_bytes:
+            if self.bytes + chunk > cap:
                 # The byte limit falls inside this slice: find where, entry by entry.
                 j, chunk = i, 0
-                while j < n and (self.bytes + chunk + sizes[j] <= self.max_bytes
+                while j < n and (self.bytes + chunk + sizes[j] <= cap
                                  or (self.count == 0 and j == i)):
                     chunk += sizes[j]
                     j += 1
@@ -208,6 +245,7 @@ class PartWriter:
             self.published += 1
         self.total_files += self.files
         self.total_bytes += self.bytes
+        self.cap.grow(self.total_bytes)
         self._reset()
         return part_id
 
@@ -230,12 +268,13 @@ def root_dev(source):
     return os.stat(source).st_dev
 
 
-def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, attrs=False):
+def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, attrs=False,
+                fleet_slots=None):
     """attrs: records carry mode/uid/gid (rsync keeps them), so that the first incremental
     pass after this run sees a chmod or chown, and finds unchanged directories byte for
     byte (incremental.Diff) instead of entry by entry."""
     started = time.time()
-    writer = PartWriter(rundir, max_files, max_bytes, root_dev=root_dev(source))
+    writer = PartWriter(rundir, max_files, max_bytes, fleet_slots, root_dev=root_dev(source))
     crawl = Crawl(source, excludes=excludes, threads=threads, attrs=attrs)
     for scan in crawl.scans():
         writer.add_scan(scan)

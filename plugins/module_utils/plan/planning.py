@@ -10,7 +10,10 @@ from ansible_collections.datamover.fleet.plugins.module_utils.args_common import
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError, RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.fpart import plan_fpart
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import plan_since
-from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import plan_native
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import (
+    DEFAULT_FLEET_SLOTS,
+    plan_native,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
     SourceGone,
     identity_problem,
@@ -28,7 +31,7 @@ __all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
 
 # Options that shape only the crawl (kept under run.json's "partitioning"); every other plan
 # option is recorded in run.json for the workers, so a new option is declared in one place.
-PLANNING_KEYS = ("engine", "partition_files", "partition_bytes", "threads")
+PLANNING_KEYS = ("engine", "partition_files", "partition_bytes", "threads", "fleet_slots")
 META_KEYS = tuple(k for k in PLAN_OPTIONS if k not in PLANNING_KEYS)
 
 
@@ -40,9 +43,12 @@ def run_meta(params):
     meta["source"] = os.path.normpath(meta["source"])
     if meta["tool"] == "rsync":
         meta["destination"] = os.path.normpath(meta["destination"])
+    # fleet_slots shapes the growing byte cap (partitioner.ByteCap); kept here so that a resume
+    # with another number of hosts cuts the tree exactly as the first execution did.
     meta["partitioning"] = {"engine": params.get("engine", "native"),
                             "files": params.get("partition_files"),
-                            "bytes": params.get("partition_bytes")}
+                            "bytes": params.get("partition_bytes"),
+                            "fleet_slots": params.get("fleet_slots") or DEFAULT_FLEET_SLOTS}
     return meta
 
 
@@ -125,10 +131,12 @@ def crawl(rundir, meta, threads=8):
             # Always the native crawl: the diff reads manifests in its order (fpart has its own).
             plan = plan_since(rundir, meta, threads=threads or 8)
         elif part["engine"] == "fpart":
-            plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"], excludes)
+            plan = plan_fpart(rundir, meta["source"], part["files"], part["bytes"], excludes,
+                              fleet_slots=part.get("fleet_slots"))
         else:
             plan = plan_native(rundir, meta["source"], part["files"], part["bytes"],
-                               excludes, threads=threads or 8, attrs=meta["tool"] == "rsync")
+                               excludes, threads=threads or 8, attrs=meta["tool"] == "rsync",
+                               fleet_slots=part.get("fleet_slots"))
     except BaseException as exc:
         rundir.mark_plan_failed(str(exc) or type(exc).__name__)
         raise

@@ -100,6 +100,15 @@ def _env_name(text):
     return "".join(c if c.isalnum() else "_" for c in text).upper()
 
 
+def _count_lines(path):
+    """Lines of a list file; a list that cannot be read counts as long (no extra streams)."""
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return 1 << 30
+
+
 def remote_name(destination):
     """'oci:bucket/prefix' -> 'oci'; ':s3,provider=x:bucket' (connection string) -> None."""
     if destination.startswith(":") or ":" not in destination:
@@ -112,6 +121,9 @@ def remote_name(destination):
 # of small files). The bucket must already exist (preflight says how to create it), so rclone
 # need not check or create it either. Flags of other backends are ignored by rclone.
 LEAN_UPLOAD_FLAGS = ("--s3-no-head", "--s3-no-check-bucket", "--oos-no-check-bucket")
+# rclone's own default of --multi-thread-streams (and of --s3/--oos-upload-concurrency): parts
+# of one file uploaded at once.
+RCLONE_STREAMS = 4
 
 
 _NEVER_DELETE = ("datamover copies and verifies, it never deletes; remove the source or stale "
@@ -356,7 +368,20 @@ class RcloneTool(TransferTool):
             argv.append("--no-check-dest")
         if self.symlinks == "links":
             argv.append("--links")
-        return [argv + self.options]
+        streams = self.streams_per_file(_count_lines(list_path))
+        if streams > RCLONE_STREAMS:
+            argv += ["--multi-thread-streams", str(streams)]
+        return [argv + self.options]  # the user's options come last: theirs win
+
+    def streams_per_file(self, files):
+        """Parts of one file uploaded at once. A slot keeps ``transfers`` uploads going: files
+        side by side first, and when the partition holds fewer files than that (a checkpoint's
+        shards, one huge file) the streams left over upload parts of the same file. rclone
+        uploads a file of --multi-thread-cutoff (256 MiB) or more in parts through the
+        backend's chunk writer (S3, OCI; every backend that has one), taking the larger of
+        --multi-thread-streams, when set, and the backend's own upload concurrency. The
+        object is verified whole afterwards (its listed size), as every object is."""
+        return max(RCLONE_STREAMS, self.transfers // max(1, min(files, self.transfers)))
 
     def progress(self, entries, log_path, memo, tail=65536):
         """rclone's own count, from the last stats line of the attempt's log (only what was

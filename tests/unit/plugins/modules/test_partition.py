@@ -35,7 +35,9 @@ def test_plans_a_real_tree(tmp_path, shared, src):
     # the nested plan's defaults were applied and recorded
     meta = rundir.load()
     assert (meta["tool"], meta["verify"], meta["symlinks"]) == ("rsync", "size", "links")
-    assert meta["partitioning"] == {"engine": "native", "files": 4, "bytes": 10 * 1024 ** 3}
+    # the module alone does not know the fleet: 8 slots assumed (partitioner.ByteCap)
+    assert meta["partitioning"] == {"engine": "native", "files": 4, "bytes": 10 * 1024 ** 3,
+                                    "fleet_slots": 8}
 
 
 def test_second_call_resumes_without_crawling_again(tmp_path, shared, src):

@@ -135,3 +135,23 @@ def test_every_partition_of_a_batch_has_begun_for_recovery(tmp_path, deep):
     worker._on_sigterm(None, None)  # pylint: disable=protected-access
     thread.join(20)
     assert state.counts()["claimed"] == 0
+
+
+def test_partitions_of_large_files_are_not_batched(tmp_path):
+    """A batch saves per-process costs, which matter for small files only: two partitions of a
+    130 MiB file each go to two rsyncs (other slots and hosts may take the second), even for
+    the fleet's only slot, which batches everything else to the end of the queue."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        with open(str(src / ("shard-%d.pt" % i)), "wb") as handle:
+            handle.truncate(130 << 20)  # sparse: fast to make, real zeros to move
+    dst = tmp_path / "dst"
+    rundir, result = new_run(tmp_path / "shared", "run", str(src), str(dst),
+                             partition_files=2000, partition_bytes=10 << 30)
+    assert result["published"] == 2
+    wrapper, calls = _counting_rsync(tmp_path)
+    Worker(rundir, "w1", slots=1, batch=8, binary=wrapper, **FAST).run()
+    assert RunState(rundir).counts()["done"] == 2
+    assert sorted(sorted(c) for c in _calls(calls)) == [[b"shard-0.pt"], [b"shard-1.pt"]]
+    assert tree_index(str(dst)) == tree_index(str(src))
