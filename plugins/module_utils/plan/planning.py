@@ -35,6 +35,7 @@ def run_meta(params):
     meta["source"] = os.path.normpath(meta["source"])
     if meta["tool"] == "rsync":
         meta["destination"] = os.path.normpath(meta["destination"])
+    meta.update(tool_class(meta["tool"]).run_settings(meta))
     meta["partitioning"] = {"engine": params.get("engine", "native"),
                             "files": params.get("partition_files"),
                             "bytes": params.get("partition_bytes")}

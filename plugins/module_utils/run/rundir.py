@@ -72,7 +72,7 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
 # more deletions after reading the list it refused).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
-                "max_delete_share", "tolerate")
+                "max_delete_share", "tolerate", "multipart")
 CANARY_PREFIX = ".datamover-canary-"
 # run_dir_access -> (mode of the run's directories, umask it implies). File names are often
 # sensitive: private by default; "group" lets an operator team (the directory's group) read.

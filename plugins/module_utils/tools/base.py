@@ -48,6 +48,11 @@ class Verification:
     # Every entry that is not at the destination as it should be: (entry, reason, class). The
     # worker retries the transient ones alone and names every one in the run's report.
     failed: list = field(default_factory=list)
+    # datamover_verify=checksum: files whose content was compared (from the listing's hashes),
+    # and how many of those needed a read of the object (a hash the listing could not give).
+    content_checked: int = 0
+    content_fallback: int = 0
+    to_check: list = field(default_factory=list)  # (entry, name) awaiting the content check
 
     def fail(self, entry, reason, cls=TRANSIENT):
         self.mismatches.append([os.fsdecode(entry[3]), reason])
@@ -79,6 +84,7 @@ class Verification:
             "changed": len(self.changed), "changed_samples": self.changed[:cap],
             "unrepresentable": len(self.unrepresentable),
             "unrepresentable_samples": self.unrepresentable[:cap],
+            "content_checked": self.content_checked, "content_fallback": self.content_fallback,
         }
 
 
@@ -133,6 +139,12 @@ class TransferTool(abc.ABC):
     def option_problems(cls, options):
         """Sentences, one per refused entry of ``options`` (datamover_tool_options)."""
         return option_problems(cls, options)
+
+    @classmethod
+    def run_settings(cls, meta):
+        """What run.json records of how this tool writes, beside the plan's options."""
+        del meta
+        return {}
 
     @classmethod
     @abc.abstractmethod

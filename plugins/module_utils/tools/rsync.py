@@ -187,10 +187,15 @@ class RsyncTool(TransferTool):
         rsync's own temp files (.<name>.XXXXXX beside each file, renamed into place) are
         kept: a killed rsync's leftovers are removed by recover() before the partition is
         attempted again (a --temp-dir costs 80% per partition)."""
-        del workdir, retry  # rsync skips what is already identical on its own
+        del workdir  # rsync skips what is already identical on its own
         with open(list_path, "rb") as handle:
             names = handle.read().split(b"\0")[:-1]
-        head = [self.binary, "-a", "-R", "--numeric-ids", "--stats"] + self.options + ["--"]
+        head = [self.binary, "-a", "-R", "--numeric-ids", "--stats"]
+        if retry and self.verify_mode == "checksum":
+            # What a retry holds failed verification; a file whose content differs has the
+            # right size and mtime, and rsync's quick check would skip it again.
+            head.append("--ignore-times")
+        head += self.options + ["--"]
         prefix = os.fsencode(os.path.normpath(self.source)).rstrip(b"/") + b"/./"
         fixed = sum(len(os.fsencode(a)) + 9 for a in head) + len(self.destination) + 9
         argvs, chunk, used = [], [], fixed

@@ -606,6 +606,8 @@ class _Job:
         self.verified = True
         self.tally.files += verification.files
         self.tally.bytes += verification.bytes
+        self.tally.content_checked += verification.content_checked
+        self.tally.content_fallback += verification.content_fallback
         self.tally.vanished += verification.vanished
         self.tally.unrepresentable += verification.unrepresentable
         self.tally.changed += verification.changed
@@ -627,6 +629,8 @@ class _Job:
     def outcome(self):
         """The partition's verification over all its attempts."""
         out = Verification(files=self.tally.files, bytes=self.tally.bytes,
+                           content_checked=self.tally.content_checked,
+                           content_fallback=self.tally.content_fallback,
                            vanished=list(self.tally.vanished),
                            changed=list(self.tally.changed),
                            unrepresentable=list(self.tally.unrepresentable))
