@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 
-__all__ = ["DETERMINISTIC", "SOURCE_CHANGED", "TRANSIENT", "ToolError", "TransferTool", "Verification",
+__all__ = ["AUDIT_CLASSES", "DETERMINISTIC", "audit_class", "SOURCE_CHANGED", "TRANSIENT", "ToolError", "TransferTool", "Verification",
            "missing_reason", "option_problems", "parse_version", "source_change", "source_vanished"]
 
 
@@ -35,6 +35,20 @@ DETERMINISTIC = "deterministic"
 # not the planned version, so it is not "verified"; no retry of this run can fix that (the
 # plan is fixed), an incremental pass (datamover_since) moves the new version.
 SOURCE_CHANGED = "source changed"
+
+
+# What an audit (datamover_audit) calls each difference it finds, by the verification's reason;
+# other reasons (an unreadable source file, a name the store rewrites) keep their class.
+AUDIT_CLASSES = (("missing at destination", "missing"), ("size ", "other size"),
+                 ("content differs", "other content"), ("mtime differs", "other mtime"),
+                 ("not a ", "other kind"), ("symlink target differs", "other target"))
+
+
+def audit_class(reason, cls):
+    for prefix, name in AUDIT_CLASSES:
+        if reason.startswith(prefix):
+            return name
+    return cls
 
 
 @dataclass
@@ -127,6 +141,8 @@ class TransferTool(abc.ABC):
     # Whether an argument that is not an option is refused (rsync would take it as one
     # more source to copy).
     refuse_positional = False
+    # Set for an audit (datamover_audit): the adapter must write nothing at the destination.
+    read_only = False
 
     @classmethod
     def split_secrets(cls, destination, options):

@@ -165,7 +165,7 @@ class RsyncTool(TransferTool):
         list_path = os.path.join(workdir, "paths0.txt")
         with open_private(list_path, 0o600, append=False) as handle:
             handle.write(b"".join(name + b"\0" for name in names))
-        if not self._destination_made:
+        if not self._destination_made and not self.read_only:
             # Several rsyncs starting at once into a destination that does not exist yet race
             # to create it, and the losers fail ("mkdir failed: File exists", code 11) and are
             # sent again: create it once per worker, before the first transfer.
