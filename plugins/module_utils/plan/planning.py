@@ -69,23 +69,12 @@ def open_run(rundir, params):
                         "%r): use a new datamover_run_id, or repeat datamover_since=%s to resume "
                         "it" % (rundir.run_id, meta.get("since"), params.get("since"),
                                 meta.get("since") or "''"))
-    if bool(meta.get("audit")) != bool(params.get("audit")):
-        # An audit writes nothing at the destination; a migration moves data: never one
-        # run directory for both.
-        raise PlanError("datamover_run_id %r is %s (this one asks for %s): use a new "
-                        "datamover_run_id for the %s" % (
-                            rundir.run_id, _kind(meta.get("audit")), _kind(params.get("audit")),
-                            _kind(params.get("audit"))))
     env = run_secrets(params)[2]
     if env:
         rundir.write_secrets(env)
     requeued = [] if created else RunState(rundir).requeue_failed()
     rundir.clear_leftovers()
     return meta, created, requeued
-
-
-def _kind(audit):
-    return "an audit (datamover_audit=true)" if audit else "a migration"
 
 
 def crawl(rundir, meta, threads=8):

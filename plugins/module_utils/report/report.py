@@ -388,8 +388,8 @@ def _incremental_lines(inc):
     if not inc:
         return []
     lines = ["incremental since %s: %d new, %d changed, %d unchanged (not moved, not checked "
-             "now), %d deleted from the source" % (inc["since"], inc["new"], inc["changed"], inc["unchanged"],
-                                  inc["deleted"])]
+             "now), %d deleted from the source" % (
+                 inc["since"], inc["new"], inc["changed"], inc["unchanged"], inc["deleted"])]
     if inc.get("renamed_dirs"):
         lines.append("%d directories look renamed (moved as new, old names deleted)"
                      % inc["renamed_dirs"])

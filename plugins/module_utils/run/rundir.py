@@ -81,6 +81,10 @@ CANARY_PREFIX = ".datamover-canary-"
 ACCESS_MODES = {"private": (0o700, 0o077), "group": (0o2750, 0o027)}
 
 
+def _kind(audit):
+    return "an audit (datamover_audit=true)" if audit else "a migration"
+
+
 def part_name(part_id):
     return "%06d" % int(part_id)
 
@@ -233,10 +237,18 @@ class RunDir:
         if not self.exists():
             return []
         old = self.load()
-        return ["datamover_run_id %r belongs to a run with %s=%r (this one asks for %r): use a "
-                "new datamover_run_id, or repeat the original %s to resume that run"
-                % (self.run_id, key, old.get(key), meta.get(key), key)
-                for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
+        problems = ["datamover_run_id %r belongs to a run with %s=%r (this one asks for %r): "
+                    "use a new datamover_run_id, or repeat the original %s to resume that run"
+                    % (self.run_id, key, old.get(key), meta.get(key), key)
+                    for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
+        if bool(old.get("audit")) != bool(meta.get("audit")):
+            # an audit writes nothing at the destination, a migration moves data: never one
+            # run directory for both
+            problems.append("datamover_run_id %r belongs to %s, and this run is %s: an audit "
+                            "never shares a run id with a migration; use a new "
+                            "datamover_run_id" % (self.run_id, _kind(old.get("audit")),
+                                                  _kind(meta.get("audit"))))
+        return problems
 
     def create_or_check(self, meta):
         """Create the run (new id) or check that an existing run moves the same thing.
