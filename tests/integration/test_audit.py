@@ -162,6 +162,34 @@ def test_a_resume_says_what_an_earlier_invocation_verified_and_an_audit_checks_n
     assert audit.rc != 0
     assert _not_copied(shared, "resume-audit") == [(name, "missing") for name in gone]
     assert audit.report["verification"]["audited_now"]["files"] == 100 - len(gone)
+    subprocess.run([rclone_binary(), "--config", conf, "rcat", "--s3-no-check-bucket",
+                    dest + "/not/in/source"], input=b"extra", check=True)
+    extra = playbook(_vars(src, dest, shared, "extra-audit", "rclone", datamover_audit=True,
+                           datamover_audit_extra=True, **common), name="extra")
+    assert extra.rc != 0
+    assert extra.report["audit_extra"]["count"] == 1
+    with open(extra.report["audit_extra"]["list"]) as handle:
+        assert [json.loads(line)["path"] for line in handle] == ["not/in/source"]
+    assert "extra at the destination (not in the source): 1" in extra.stdout
     refused = playbook(_vars(src, dest, shared, "resume", "rclone", datamover_audit=True,
                              **common), name="refused")
     assert refused.rc != 0 and "use a new datamover_run_id" in refused.stdout
+
+
+def test_rsync_audit_names_what_the_destination_has_beyond_the_source(tmp_path, playbook):
+    src, shared, dst = tmp_path / "src", tmp_path / "shared", tmp_path / "dst"
+    sample_tree(str(src), files=60, big_files=0)
+    assert playbook(_vars(src, dst, shared, "run", "rsync"), name="run").rc == 0
+    (dst / "left-over").mkdir()
+    (dst / "left-over" / "old.txt").write_bytes(b"old")
+    clean = playbook(_vars(src, dst, shared, "plain", "rsync", datamover_audit=True),
+                     name="plain")
+    assert clean.rc == 0, clean.stdout[-3000:]  # without audit_extra, extras are not looked for
+    assert clean.report["audit_extra"] is None
+    extra = playbook(_vars(src, dst, shared, "extra", "rsync", datamover_audit=True,
+                           datamover_audit_extra=True), name="extra")
+    assert extra.rc != 0
+    with open(extra.report["audit_extra"]["list"]) as handle:
+        assert sorted(json.loads(line)["path"] for line in handle) == ["left-over",
+                                                                       "left-over/old.txt"]
+    assert extra.report["verification"]["audited_now"]["files"] == 60

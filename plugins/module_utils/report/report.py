@@ -102,8 +102,10 @@ def build_report(rundir, started=None, records=None):
     untolerated = {"unreadable": plan.get("crawl_errors", 0), "changed": notes["changed"][0]}
     for key in meta.get("tolerate") or []:
         untolerated.pop(key, None)
+    extra = _audit_extra(rundir, meta, counts["done"] + counts["failed"] == total)
     ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0 \
-        and not any(untolerated.values())
+        and not any(untolerated.values()) and not (extra and (extra.get("count") or
+                                                              not extra.get("checked")))
     report = {
         "run_id": rundir.run_id,
         "status": "succeeded" if ok else "failed",
@@ -118,6 +120,7 @@ def build_report(rundir, started=None, records=None):
         "verified": verified,
         # what was checked when: this invocation, an earlier one (skipped now), an audit
         "verification": when.record(meta.get("verify"), plan.get("incremental")),
+        "audit_extra": extra,  # datamover_audit_extra: at the destination, not in the source
         "source_files": {"planned": plan.get("files"), "verified": verified["files"],
                          "not_copied": lost.count},
         "files_not_copied": {"count": lost.count, "classes": dict(sorted(lost.classes.items())),
@@ -144,6 +147,15 @@ def build_report(rundir, started=None, records=None):
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return report
+
+
+def _audit_extra(rundir, meta, settled):
+    """What datamover_audit_extra found (None when not asked for)."""
+    if not (meta.get("audit") and meta.get("audit_extra")):
+        return None
+    return rundir.read_audit_extra() or {
+        "checked": False, "error": "the destination was not listed yet" if not settled else
+        "no worker listed the destination (see the workers' records)"}
 
 
 class _When:
@@ -304,7 +316,7 @@ def summary_lines(report):
         "partitions %d/%d done, %d failed" % (
             report["partitions"]["done"], report["partitions"]["total"],
             report["partitions"]["failed"]),
-    ] + _checked_lines(report) + _source_line(report) + _not_copied_line(report) + _catch_up_lines(report) \
+    ] + _checked_lines(report) + _source_line(report) + _extra_lines(report.get("audit_extra")) + _not_copied_line(report) + _catch_up_lines(report) \
         + _incremental_lines(report.get("incremental")) \
         + _uploads_lines(report.get("multipart_uploads"))
 
@@ -336,6 +348,15 @@ def _checked_lines(report):
                 earlier["first"], "" if earlier["last"] == earlier["first"]
                 else " to " + earlier["last"]))
     return lines
+
+
+def _extra_lines(extra):
+    if not extra:
+        return []
+    if not extra.get("checked"):
+        return ["extra at the destination NOT CHECKED: %s" % extra.get("error")]
+    return ["extra at the destination (not in the source): %d (list: %s)"
+            % (extra["count"], extra["list"])]
 
 
 def _content_words(ver):

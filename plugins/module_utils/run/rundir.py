@@ -31,6 +31,9 @@ This module owns the layout: no other file names a file of it. Layout (all under
                              the workers give them to the tool as environment variables
     report.json, report.md, report.html
     not-copied.jsonl         every source file not at the destination, one JSON record a line
+    audit-extra.json, extra-at-destination.jsonl, audit-extra.claimed
+                             datamover_audit_extra: what the destination holds that the source
+                             does not (the count, every name, the worker that listed it)
 
 and, in the shared dir itself, the preflight canaries ``.datamover-canary-<nonce>[-<host>]``.
 
@@ -443,6 +446,20 @@ class RunDir:
 
     def read_uploads(self):
         return read_json(self.p("uploads.json"))
+
+    def audit_extra_claim_path(self):
+        """Created (O_EXCL) by the one worker that lists the destination for extras."""
+        return self.p("audit-extra.claimed")
+
+    def audit_extra_list_path(self):
+        """datamover_audit_extra: every name at the destination the source lacks."""
+        return self.p("extra-at-destination.jsonl")
+
+    def write_audit_extra(self, record):
+        atomic_write_json(self.p("audit-extra.json"), record)
+
+    def read_audit_extra(self):
+        return read_json(self.p("audit-extra.json"))
 
     def not_copied_path(self):
         """The complete list of files not copied, named by report.json (report.py writes it)."""

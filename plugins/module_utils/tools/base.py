@@ -226,6 +226,11 @@ class TransferTool(abc.ABC):
     # (or the retry) of the batch before (worker._process). A request budget is split by this.
     PROCESSES_PER_SLOT = 2
 
+    def list_destination(self):
+        """Every name at the destination (bytes, relative to it, as destination_name gives
+        them), streamed: datamover_audit_extra's one listing of the whole destination."""
+        raise ToolError("%s cannot list its destination" % self.name)
+
     def limit_requests(self, per_process):
         """Cap every process this adapter starts at ``per_process`` requests a second to the
         destination (0 = no cap). Tools that send no requests (rsync to a file system) keep

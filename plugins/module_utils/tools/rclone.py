@@ -633,6 +633,20 @@ class RcloneTool(TransferTool):
                 out[name] = digest.decode("ascii", "replace")
         return out
 
+    def list_destination(self):
+        """One flat listing of the destination (--fast-list: a LIST per 1,000 objects)."""
+        proc = subprocess.Popen(self.base_argv() + ["lsf", "-R", "--files-only", "--fast-list",
+                                                    self._root()],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        for line in proc.stdout:
+            if line.rstrip(b"\n"):
+                yield line.rstrip(b"\n")
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            raise ToolError("rclone lsf of %s failed with exit code %d (%s)" % (
+                redact(self.destination), proc.returncode, last_line(err)))
+
     def _held_as(self, names, log, max_dirs=16):
         """{missing name: the name the store lists for it} for names the store rewrote.
 

@@ -297,6 +297,19 @@ class RsyncTool(TransferTool):
         if os.path.isdir(legacy) and not os.path.islink(legacy):
             shutil.rmtree(legacy, ignore_errors=True)
 
+    def destination_name(self, kind, rel):
+        del kind
+        return rel
+
+    def list_destination(self):
+        """Every directory, file and symlink under the destination (a walk)."""
+        root = os.fsencode(self.destination)
+        for top, dirs, files in os.walk(root):
+            rel = os.path.relpath(top, root)
+            prefix = b"" if rel == b"." else rel + b"/"
+            for name in dirs + files:
+                yield prefix + name
+
     def verify(self, entries, list_path=None, log=None):
         """Compare every manifest entry with the destination by lstat (and content when
         verify == 'checksum'), independently of rsync's own bookkeeping."""

@@ -39,6 +39,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     audit_class,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
+from ansible_collections.datamover.fleet.plugins.module_utils.work.audit_extra import find_extra
 from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import DEFAULTS, budget_share
 
 # How often a worker asks its running tools how far they got and updates its progress record.
@@ -212,9 +213,11 @@ class Worker:
             raise self._errors[0]
         counts = self.state.counts()
         stopped = self.rundir.stop_requested()
-        if not stopped and not self.audit and self.rundir.plan_complete() \
-                and self.state.unsettled() == (0, 0):
-            self.tool.cleanup()  # the run is over: nothing of ours stays at the destination
+        if not stopped and self.rundir.plan_complete() and self.state.unsettled() == (0, 0):
+            if not self.audit:
+                self.tool.cleanup()  # the run is over: nothing of ours stays at the destination
+            elif self.meta.get("audit_extra"):
+                self._find_extra()
         self._record("stopped" if stopped else "exited", rc=0)
         return dict(self.totals, host=self.host, counts=counts, stopped=stopped,
                     seconds=round(time.time() - self.started, 3))
@@ -271,6 +274,13 @@ class Worker:
         finally:
             if behind is not None:
                 behind.join()
+
+    def _find_extra(self):
+        """datamover_audit_extra, once the audit is settled (one worker does it)."""
+        try:
+            find_extra(self.rundir, self.tool)
+        except (ToolError, OSError) as exc:
+            self.rundir.write_audit_extra({"checked": False, "error": str(exc)})
 
     # --- one partition --------------------------------------------------------------------
     def _process(self, lease, behind, slot):
