@@ -281,6 +281,105 @@ def bench_s3(reps, delay=0.010, slots=2, transfers=8, files=1000):
             "worker_phase": {k: v for k, v in extras.items() if any(e is not None for e in v)}}
 
 
+def _s3_bench_store(delay):
+    """A SeaweedFS behind a counting proxy adding ``delay`` each way, and an rclone config."""
+    weed = SeaweedS3(bucket="bench", workdir=tempfile.mkdtemp(prefix="dm-bench-weed-", dir=WORK))
+    weed.start()
+    proxy = LatencyProxy(weed.base + 3, delay=delay, keep_lines=True).start()
+    conf = os.path.join(WORK, "rclone.conf")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("[bench]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
+                     "access_key_id = %s\nsecret_access_key = %s\n"
+                     % (proxy.port, ACCESS_KEY, SECRET_KEY))
+    return weed, proxy, conf
+
+
+# The big files of the S3 tree (16 MiB) become 4-part objects: multipart ETags are checked too.
+CKS_LAYOUT = ["--s3-upload-cutoff=8M", "--s3-chunk-size=5M"]
+
+
+def bench_s3_checksum(reps, delay=0.010, slots=2, transfers=8, files=1000):
+    """datamover_verify=checksum vs size on the S3 tree (objects' ETags from the verification
+    listing against the source's MD5s), and the audit pass vs rclone check (both by checksum,
+    at equal concurrency) on what a run left; requests per object of each."""
+    src = s3_tree()
+    count = sum(len(f) for dummy_dir, dummy_subdirs, f in os.walk(src))
+    weed, proxy, conf = _s3_bench_store(delay)
+    requests = {}
+
+    def counted(label, func):
+        def run(rep):
+            proxy.reset_counts()
+            out = func(rep)
+            requests.setdefault(label, []).append(proxy.counts())
+            return out
+        return run
+
+    def run_ours(verify, audit=False):
+        def run(rep):
+            dest = "bench:bench/seed" if audit else "bench:bench/%s-%d" % (verify, rep)
+            extra = {"datamover_rclone_config": conf, "datamover_transfers": transfers,
+                     "datamover_verify": verify, "datamover_tool_options": CKS_LAYOUT,
+                     "datamover_audit": audit}
+            seconds, report = ours(src, dest, "rclone", slots, files, extra=extra,
+                                   name="audit" if audit else verify)
+            return seconds, report["worker_phase"]
+        return run
+
+    def run_check(rep):
+        return timed([rclone_binary(), "--config", conf, "check", "--one-way", "--checkers",
+                      str(slots * transfers), src, "bench:bench/seed"])[0]
+
+    try:
+        # the destination the audit and rclone check compare with, written by another tool
+        subprocess.run([rclone_binary(), "--config", conf, "copy", "--s3-no-check-bucket"] +
+                       CKS_LAYOUT + [src, "bench:bench/seed"], check=True, env=ENV)
+        times, extras = alternate(reps, {"ours verify=size": counted("size", run_ours("size")),
+                                         "ours verify=checksum": counted(
+                                             "checksum", run_ours("checksum"))})
+        audit_times, audit_extras = alternate(reps, {
+            "ours audit (checksum)": counted("audit", run_ours("checksum", audit=True)),
+            "rclone check --checkers %d" % (slots * transfers): counted("check", run_check)})
+    finally:
+        proxy.stop()
+        weed.stop()
+        shutil.rmtree(weed.workdir, ignore_errors=True)
+    per_object = {}
+    for label, runs in requests.items():
+        total = {}
+        for run in runs:
+            for method, n in run.items():
+                total[method] = total.get(method, 0) + n
+        per_object[label] = {m: round(n / (count * len(runs)), 4) for m, n in sorted(total.items())}
+    return {"times": times, "audit_times": audit_times, "objects": count,
+            "delay_each_way_s": delay, "requests_per_object": per_object,
+            "worker_phase": dict(extras, **{k: v for k, v in audit_extras.items()
+                                            if any(e is not None for e in v)})}
+
+
+def s3_checksum_rows(r):
+    size, cks = med(r["times"]["ours verify=size"]), med(r["times"]["ours verify=checksum"])
+    rows = [("S3 checksum", "verify=checksum vs size (%d objects)" % r["objects"],
+             "%.2f s vs %.2f s" % (cks, size), "%.2fx" % (cks / size),
+             "requests/object: checksum %s; size %s" % (
+                 r["requests_per_object"].get("checksum"), r["requests_per_object"].get("size")))]
+    times = r["audit_times"]
+    check_label = [k for k in times if k.startswith("rclone check")][0]
+    audit, check = med(times["ours audit (checksum)"]), med(times[check_label])
+    rows.append(("S3 audit", "audit (checksum) vs %s" % check_label,
+                 "%.2f s vs %.2f s" % (audit, check), "%.2fx" % (audit / check),
+                 "requests/object: audit %s; rclone check %s" % (
+                     r["requests_per_object"].get("audit"), r["requests_per_object"].get("check"))))
+    phase = r["worker_phase"].get("ours audit (checksum)")
+    if phase:
+        rows.append(("S3 audit", "audit worker phase vs %s" % check_label,
+                     "%.2f s vs %.2f s" % (med(phase), check), "%.2fx" % (med(phase) / check),
+                     "first worker start to last exit: the audit without Ansible's start-up, "
+                     "preflight, dispatch and report"))
+    return rows
+
+
 def bench_s3_large(reps, delay=0.010, slots=4, concurrency=16):
     """T5 to S3: one 2 GiB file, ours with 4 slots (default transfers: the partition's lone file
     gets the slot's 8 streams as parallel parts) against one rclone copy uploading 16 parts at
@@ -713,6 +812,8 @@ def table(results):
         times = results["floor"]["times"]
         label = [k for k in times if k != "rsync -a"][0]
         rows += ratio_rows("T1 rsync floor of 1 slot", times, label, "bare rsync, no Python")
+    if "s3cks" in results:
+        rows += s3_checksum_rows(results["s3cks"])
     if "s3" in results:
         s3 = results["s3"]
         ours_label = [k for k in s3["times"] if k.startswith("ours")][0]
@@ -797,7 +898,7 @@ def write_docs(results, table_md, path):
         handle.write(head + block + tail)
 
 
-SCENARIOS = ("t1", "floor", "t2", "t3", "t5", "t5_s3", "s3", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb",
+SCENARIOS = ("t1", "floor", "t2", "t3", "t5", "t5_s3", "s3", "s3cks", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb",
              "incr")
 
 
@@ -820,6 +921,7 @@ def main():
         "t5": lambda: bench_rsync(args.reps, "t5", fpsync=False),
         "t5_s3": lambda: bench_s3_large(args.reps),
         "s3": lambda: bench_s3(args.reps),
+        "s3cks": lambda: bench_s3_checksum(args.reps),
         "crawl_t1": lambda: bench_crawl(args.reps, "t1"),
         "crawl_t4": lambda: bench_crawl(args.reps, "t4"),
         "fixed": lambda: bench_fixed(args.reps),

@@ -119,6 +119,21 @@ options:
         description: Largest share of the previous run's entries a mirror deletes.
         type: float
         default: 0.05
+      audit:
+        description:
+          - Compare the destination with the source, partition by partition, moving and
+            writing nothing there (no probe, no transfer, no retry). Every difference (missing,
+            other size, other content with O(plan.verify=checksum)) is named in
+            C(not-copied.jsonl); the run fails when the destination does not hold the source.
+          - Needs a run id of its own (an audit never resumes a migration or the reverse).
+        type: bool
+        default: false
+      audit_extra:
+        description:
+          - With O(plan.audit), also list what the destination holds that the source does not
+            (one listing of the whole destination at the end).
+        type: bool
+        default: false
       run_dir_access:
         description:
           - Who may read the run directory (file names, logs, reports). C(private) gives its

@@ -38,6 +38,8 @@ PLAN_OPTIONS = dict(
     max_delete_share=dict(type="float", default=0.05),
     tolerate=dict(type="list", elements="str", default=[], choices=["unreadable", "changed", "vanished"]),
     run_dir_access=dict(type="str", default="private", choices=["private", "group"]),
+    audit=dict(type="bool", default=False),
+    audit_extra=dict(type="bool", default=False),
 )
 
 # Ranges of the job's numeric tunables (min, max; None = unbounded), checked by preflight

@@ -81,6 +81,12 @@ options:
     description: Write and remove a probe file/object at the destination.
     type: bool
     default: true
+  audit:
+    description:
+      - The run is an audit (C(datamover_audit)); a run id of a migration is refused for it, and
+        the reverse.
+    type: bool
+    default: false
   tool_options:
     description:
       - The run's C(datamover_tool_options), checked against the tool's policy. Options that
@@ -257,6 +263,7 @@ def main():
             partition_bytes=dict(type="int"),
             engine=dict(type="str", default="native", choices=["native", "fpart"]),
             probe=dict(type="bool", default=True),
+            audit=dict(type="bool", default=False),
             tool_options=dict(type="list", elements="str", default=[]),
             tunables=dict(type="dict", default={}),
         ),

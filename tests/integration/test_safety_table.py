@@ -78,6 +78,7 @@ def _preflight_args(v):
         tool_options=v["datamover_tool_options"], slots=int(num("slots")),
         partition_files=int(num("partition_files")),
         partition_bytes=int(num("partition_bytes")), engine=v["datamover_partition_engine"],
+        audit=bool(v["datamover_audit"]),
         tunables={k: num(k) for k in ("slots", "partition_files", "partition_bytes",
                                       "transfers", "crawl_threads", "retries", "backoff",
                                       "lease_seconds", "watch_interval", "timeout",
@@ -112,6 +113,9 @@ def test_bad_input(tmp_path, request, row_vars, message, written, checks):
         variables["datamover_rclone_config"] = s3.write_rclone_config(str(tmp_path / "rc.conf"))
     if variables.get("datamover_run_id") == "taken":  # a run of another migration
         new_run(places["shared"], "taken", places["src"], str(area / "elsewhere"))
+    if variables.get("datamover_run_id") in ("migrated", "audited"):  # this migration's runs
+        new_run(places["shared"], variables["datamover_run_id"], places["src"], places["dst"],
+                audit=variables["datamover_run_id"] == "audited")
     before = _listing(str(area))
 
     said = []

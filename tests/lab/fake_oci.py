@@ -1,5 +1,11 @@
 """A FAKE of the few OCI Identity and Object Storage calls datamover.fleet makes.
 
+Object Storage also answers what rclone's oracleobjectstorage backend needs to copy and list
+(PutObject, ListObjects with ``fields`` including ``md5``, HeadObject, GetObject, and multipart
+uploads: create, upload part, commit, abort, list), so a content check can be run against it:
+a single-part object's ``md5`` is the base64 MD5 of its bytes, a multipart object's the
+``opc-multipart-md5`` shape (base64 MD5 of the parts' MD5s, then ``-<parts>``), as OCI lists them.
+
 Not OCI: a small local HTTP server, written from the public API reference (Identity 20160918:
 dynamicGroups, policies; Object Storage: namespace, buckets, objects), that the real `oci` SDK
 is pointed at through its service endpoint. It checks what the SDK really sends: every request
@@ -36,6 +42,21 @@ FEDERATION = "/v1/x509"
 
 class Raw(bytes):
     """A response body sent as it is (the metadata service answers text and PEM, not JSON)."""
+
+
+class Md5Headers(bytes):
+    """An empty body with the MD5 headers of an upload: opc-content-md5 of a part, or the
+    opc-multipart-md5 of a committed multipart upload."""
+
+    def __new__(cls, digest, multipart=None):
+        self = super().__new__(cls, b"")
+        self.headers = {}
+        if digest is not None:
+            self.headers["opc-content-md5"] = base64.b64encode(digest).decode()
+        if multipart is not None:
+            self.headers["opc-multipart-md5"] = multipart
+            self.headers["etag"] = uuid.uuid4().hex
+        return self
 _ids = itertools.count(1)
 
 
@@ -69,6 +90,8 @@ class FakeOci:
         self.dynamic_groups = {}
         self.policies = {}
         self.buckets = {}  # name -> bucket dict; objects under "objects"
+        self.md5s = {}  # (bucket, object name) -> the md5 the listing gives
+        self.uploads = {}  # upload id -> {"bucket", "object", "parts": {num: bytes}, "time"}
         self.requests = []  # (method, path) of every request, in order
         self._faults = []
         self._lock = threading.Lock()
@@ -166,10 +189,11 @@ class FakeOci:
     def _object_storage(self, method, path, q, body):
         if path in ("/n", "/n/") and method == "GET":
             return 200, self.namespace
-        match = re.fullmatch(r"/n/([^/]+)/b(?:/([^/]+)(?:/o/(.+))?)?/?", path)
+        match = re.fullmatch(r"/n/([^/]+)/b(?:/([^/]+)(?:/(o|u)(?:/(.+))?)?)?/?", path)
         if not match:
             return 404, {"code": "NotFound", "message": "fake OCI has no route %s %s" % (method, path)}
-        namespace, bucket, obj = match.group(1), unquote(match.group(2) or ""), match.group(3)
+        namespace, bucket, kind, obj = (match.group(1), unquote(match.group(2) or ""),
+                                        match.group(3), match.group(4))
         if namespace != self.namespace:
             return 404, {"code": "NamespaceNotFound",
                          "message": "You do not have authorization to perform this request, or the requested resource could not be found."}
@@ -186,18 +210,92 @@ class FakeOci:
             return 404, {"code": "BucketNotFound",
                          "message": "Either the bucket named '%s' does not exist in the namespace '%s' "
                                     "or you are not authorized to access it" % (bucket, namespace)}
+        if kind == "o" and obj is None and method == "GET":
+            return 200, self._list_objects(bucket, q)
+        if kind == "u":
+            return self._multipart(method, unquote(obj or ""), bucket, q, body)
         if obj is None and method in ("GET", "HEAD"):
             return 200, _public(self.buckets[bucket])
         objects = self.buckets[bucket]["objects"]
         name = unquote(obj or "")
         if method == "PUT":
-            objects[name] = body
+            self.put_object(bucket, name, body)
             return 200, b""
+        if method in ("GET", "HEAD") and name in objects:
+            return 200, Raw(objects[name])
         if method == "DELETE":
             if objects.pop(name, None) is None:
                 return 404, {"code": "ObjectNotFound", "message": "no object %s" % name}
             return 204, None
+        if method in ("GET", "HEAD"):
+            return 404, {"code": "ObjectNotFound", "message": "no object %s" % name}
         return 404, {"code": "NotFound", "message": "fake OCI has no route %s %s" % (method, path)}
+
+    # -- objects as OCI lists them ----------------------------------------------------------
+    def put_object(self, bucket, name, data, md5=None):
+        self.buckets[bucket]["objects"][name] = bytes(data)
+        self.md5s[(bucket, name)] = md5 or base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324
+
+    def _list_objects(self, bucket, q):
+        """ListObjects: names after ``start`` under ``prefix``, at most ``limit``, folded at
+        ``delimiter``; ``md5`` and ``size`` only when ``fields`` asks for them (as OCI)."""
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter")
+        fields = set((q.get("fields") or "name").split(","))
+        limit, start = int(q.get("limit") or 1000), q.get("start") or ""
+        objects, prefixes = [], set()
+        names = sorted(n for n in self.buckets[bucket]["objects"] if n.startswith(prefix) and n >= start)
+        for name in names:
+            if delimiter and delimiter in name[len(prefix):]:
+                prefixes.add(prefix + name[len(prefix):].split(delimiter, 1)[0] + delimiter)
+                continue
+            if len(objects) == limit:
+                return {"objects": objects, "prefixes": sorted(prefixes), "nextStartWith": name}
+            item = {"name": name}
+            if "size" in fields:
+                item["size"] = len(self.buckets[bucket]["objects"][name])
+            if "md5" in fields:
+                item["md5"] = self.md5s[(bucket, name)]
+            for key in ("timeCreated", "timeModified"):
+                if key in fields:
+                    item[key] = "2026-12-03T00:00:00.000Z"
+            if "etag" in fields:
+                item["etag"] = uuid.uuid4().hex
+            objects.append(item)
+        return {"objects": objects, "prefixes": sorted(prefixes)}
+
+    def _multipart(self, method, name, bucket, q, body):
+        """CreateMultipartUpload, UploadPart, CommitMultipartUpload (its opc-multipart-md5),
+        AbortMultipartUpload, ListMultipartUploads."""
+        if method == "POST" and not name:
+            upload_id = uuid.uuid4().hex
+            self.uploads[upload_id] = {"bucket": bucket, "object": body["object"], "parts": {},
+                                       "time": "2026-12-03T00:00:00.000Z"}
+            return 200, {"namespace": self.namespace, "bucket": bucket, "object": body["object"],
+                         "uploadId": upload_id, "timeCreated": "2026-12-03T00:00:00.000Z"}
+        if method == "GET" and not name:
+            return 200, [{"namespace": self.namespace, "bucket": u["bucket"], "object": u["object"],
+                          "uploadId": k, "timeCreated": u["time"]} for k, u in self.uploads.items()
+                         if u["bucket"] == bucket]
+        upload = self.uploads.get(q.get("uploadId"))
+        if upload is None:
+            return 404, {"code": "NoSuchUpload", "message": "no upload %s" % q.get("uploadId")}
+        if method == "PUT":
+            upload["parts"][int(q["uploadPartNum"])] = bytes(body)
+            return 200, Md5Headers(hashlib.md5(body).digest())  # noqa: S324
+        if method == "DELETE":
+            del self.uploads[q["uploadId"]]
+            return 204, None
+        if method == "GET":
+            return 200, [{"partNumber": n, "etag": hashlib.md5(p).hexdigest(), "size": len(p),  # noqa: S324
+                          "md5": base64.b64encode(hashlib.md5(p).digest()).decode()}  # noqa: S324
+                         for n, p in sorted(upload["parts"].items())]
+        nums = sorted(p["partNum"] for p in body["partsToCommit"])  # the object is in part order
+        parts = [upload["parts"][n] for n in nums]
+        digest = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).digest()  # noqa: S324
+        md5 = "%s-%d" % (base64.b64encode(digest).decode(), len(parts))
+        self.put_object(bucket, upload["object"], b"".join(parts), md5=md5)
+        del self.uploads[q["uploadId"]]
+        return 200, Md5Headers(None, multipart=md5)
 
 
 def _new_dynamic_group(body):
@@ -238,7 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 401, {"code": "NotAuthenticated", "message": "fake OCI: " + problem}
         else:
             body = raw
-            if raw and "/o/" not in url.path:  # objects are bytes; every other body is JSON
+            # objects and parts are bytes; every other body is JSON
+            if raw and "/o/" not in url.path and not (self.command == "PUT" and "/u/" in url.path):
                 body = json.loads(raw)
             try:
                 status, payload = fake.handle(self.command, url.path, parse_qs(url.query), body)
@@ -279,7 +378,8 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _answer(self, status, payload):
-        if isinstance(payload, Raw):
+        extra = getattr(payload, "headers", {})
+        if isinstance(payload, (Raw, Md5Headers)):
             data = bytes(payload)
         else:
             data = b"" if payload is None or payload == b"" else json.dumps(payload).encode()
@@ -289,6 +389,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("content-type", "application/json")
         if status == 200 and self.command in ("PUT", "GET", "HEAD"):
             self.send_header("etag", uuid.uuid4().hex)
+            self.send_header("last-modified", "Thu, 03 Dec 2026 00:00:00 GMT")
+        for key, value in extra.items():
+            self.send_header(key, value)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":

@@ -43,6 +43,7 @@ def run_meta(params):
     meta["source"] = os.path.normpath(meta["source"])
     if meta["tool"] == "rsync":
         meta["destination"] = os.path.normpath(meta["destination"])
+    meta.update(tool_class(meta["tool"]).run_settings(meta))
     # fleet_slots shapes the growing byte cap (partitioner.ByteCap); kept here so that a resume
     # with another number of hosts cuts the tree exactly as the first execution did.
     meta["partitioning"] = {"engine": params.get("engine", "native"),

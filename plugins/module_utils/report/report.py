@@ -42,6 +42,7 @@ def build_report(rundir, started=None, records=None):
     notes = {"vanished": [0, []], "changed": [0, []], "unrepresentable": [0, []],
              "skipped": [0, []], "not_in_plan": [0, []]}
     lost = _NotCopied(records)
+    when = _When(started, bool(meta.get("audit")))
     files = nbytes = 0
     first_start, last_finish = None, None
     failed = []
@@ -55,6 +56,7 @@ def build_report(rundir, started=None, records=None):
         verified["files"] += ver.get("files", 0)
         verified["bytes"] += ver.get("bytes", 0)
         verified["mismatches"] += ver.get("mismatches", 0)
+        when.add(res, ver)
         for key in ("vanished", "changed", "unrepresentable"):
             notes[key][0] += ver.get(key, 0)
             notes[key][1].extend(ver.get(key + "_samples", [])[: SAMPLES - len(notes[key][1])])
@@ -100,8 +102,10 @@ def build_report(rundir, started=None, records=None):
     untolerated = {"unreadable": plan.get("crawl_errors", 0), "changed": notes["changed"][0]}
     for key in meta.get("tolerate") or []:
         untolerated.pop(key, None)
+    extra = _audit_extra(rundir, meta, counts["done"] + counts["failed"] == total)
     ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0 \
-        and not any(untolerated.values())
+        and not any(untolerated.values()) and not (extra and (extra.get("count") or
+                                                              not extra.get("checked")))
     report = {
         "run_id": rundir.run_id,
         "status": "succeeded" if ok else "failed",
@@ -114,6 +118,9 @@ def build_report(rundir, started=None, records=None):
         "planned": {"files": plan.get("files"), "bytes": plan.get("bytes"),
                     "crawl_seconds": plan.get("seconds"), "engine": plan.get("engine")},
         "verified": verified,
+        # what was checked when: this invocation, an earlier one (skipped now), an audit
+        "verification": when.record(meta.get("verify"), plan.get("incremental")),
+        "audit_extra": extra,  # datamover_audit_extra: at the destination, not in the source
         "source_files": {"planned": plan.get("files"), "verified": verified["files"],
                          "not_copied": lost.count},
         "files_not_copied": {"count": lost.count, "classes": dict(sorted(lost.classes.items())),
@@ -140,6 +147,55 @@ def build_report(rundir, started=None, records=None):
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return report
+
+
+def _audit_extra(rundir, meta, settled):
+    """What datamover_audit_extra found (None when not asked for)."""
+    if not (meta.get("audit") and meta.get("audit_extra")):
+        return None
+    return rundir.read_audit_extra() or {
+        "checked": False, "error": "the destination was not listed yet" if not settled else
+        "no worker listed the destination (see the workers' records)"}
+
+
+class _When:
+    """Which invocation checked each partition: one that settled before ``started`` (this
+    execution's start) was verified by an earlier invocation and not looked at now; an
+    audit checked everything now, and says so in other words."""
+
+    def __init__(self, started, audit):
+        self.started, self.audit = started, audit
+        self.now = {"files": 0, "bytes": 0, "partitions": 0, "content_checked": 0,
+                    "content_fallback": 0}
+        self.earlier = {"files": 0, "bytes": 0, "partitions": 0, "first": None, "last": None}
+
+    def add(self, res, ver):
+        if self.started and res.finished and res.finished < self.started:
+            block = self.earlier
+            stamp = _iso(res.finished)
+            block["first"] = min(block["first"] or stamp, stamp)
+            block["last"] = max(block["last"] or stamp, stamp)
+        else:
+            block = self.now
+            block["content_checked"] += ver.get("content_checked", 0)
+            block["content_fallback"] += ver.get("content_fallback", 0)
+        block["files"] += ver.get("files", 0)
+        block["bytes"] += ver.get("bytes", 0)
+        block["partitions"] += 1
+
+    def record(self, mode, incremental):
+        empty = {"files": 0, "bytes": 0, "partitions": 0, "content_checked": 0,
+                 "content_fallback": 0}
+        return {"mode": mode or "size", "audit": self.audit,
+                "verified_now": empty if self.audit else self.now,
+                "verified_earlier": self.earlier,
+                "audited_now": self.now if self.audit else empty,
+                # an incremental pass moves what changed; the rest is not looked at
+                "unchanged_not_checked": (incremental or {}).get("unchanged", 0)}
+
+
+def _iso(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _uploads(record):
@@ -260,12 +316,55 @@ def summary_lines(report):
         "partitions %d/%d done, %d failed" % (
             report["partitions"]["done"], report["partitions"]["total"],
             report["partitions"]["failed"]),
-        "verified %d files, %s, %d mismatches" % (
-            report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
-            report["verified"]["mismatches"]),
-    ] + _source_line(report) + _not_copied_line(report) + _catch_up_lines(report) \
+    ] + _checked_lines(report) + _source_line(report) + _extra_lines(report.get("audit_extra")) + _not_copied_line(report) + _catch_up_lines(report) \
         + _incremental_lines(report.get("incremental")) \
         + _uploads_lines(report.get("multipart_uploads"))
+
+
+def _checked_lines(report):
+    """What was checked when, never merged: verified by this invocation, verified by an
+    earlier one (skipped now: not looked at again), audited now."""
+    ver = report.get("verification")
+    if not ver:  # a report of an older version
+        return ["verified %d files, %s, %d mismatches" % (
+            report["verified"]["files"], human_bytes(report["verified"]["bytes"]),
+            report["verified"]["mismatches"])]
+    by = "by content (%s)" % _content_words(ver) if ver["mode"] == "checksum" else \
+        "by name and size" if ver["mode"] == "size" else "not verified (datamover_verify=none)"
+    if ver["audit"]:
+        now = ver["audited_now"]
+        return ["audited now, %s: %d files, %s match the source; %d differences" % (
+            by, now["files"], human_bytes(now["bytes"]), report["verified"]["mismatches"])]
+    now, earlier = ver["verified_now"], ver["verified_earlier"]
+    lines = ["verified now, %s: %d files, %s, in %d partitions; %d mismatches" % (
+        by, now["files"], human_bytes(now["bytes"]), now["partitions"],
+        report["verified"]["mismatches"])]
+    if earlier["partitions"]:
+        lines.append(
+            "verified earlier, not checked now: %d files, %s, in %d partitions done by an "
+            "earlier invocation (%s%s); to check them now, run an audit "
+            "(-e datamover_audit=true with a new datamover_run_id)" % (
+                earlier["files"], human_bytes(earlier["bytes"]), earlier["partitions"],
+                earlier["first"], "" if earlier["last"] == earlier["first"]
+                else " to " + earlier["last"]))
+    return lines
+
+
+def _extra_lines(extra):
+    if not extra:
+        return []
+    if not extra.get("checked"):
+        return ["extra at the destination NOT CHECKED: %s" % extra.get("error")]
+    return ["extra at the destination (not in the source): %d (list: %s)"
+            % (extra["count"], extra["list"])]
+
+
+def _content_words(ver):
+    now = ver["audited_now"] if ver["audit"] else ver["verified_now"]
+    words = "%d files compared" % now["content_checked"]
+    if now["content_fallback"]:
+        words += ", %d of them read back: no usable hash in the listing" % now["content_fallback"]
+    return words
 
 
 def _uploads_lines(up):
@@ -309,9 +408,9 @@ def _incremental_lines(inc):
     """An incremental run: what the diff found, and what the mirror did or would do."""
     if not inc:
         return []
-    lines = ["incremental since %s: %d new, %d changed, %d unchanged (not moved), %d deleted "
-             "from the source" % (inc["since"], inc["new"], inc["changed"], inc["unchanged"],
-                                  inc["deleted"])]
+    lines = ["incremental since %s: %d new, %d changed, %d unchanged (not moved, not checked "
+             "now), %d deleted from the source" % (
+                 inc["since"], inc["new"], inc["changed"], inc["unchanged"], inc["deleted"])]
     if inc.get("renamed_dirs"):
         lines.append("%d directories look renamed (moved as new, old names deleted)"
                      % inc["renamed_dirs"])
@@ -336,8 +435,17 @@ def _source_line(report):
         return ["%d source files planned, none verified (datamover_verify=none); %d known not "
                 "copied (list: %s)" % (src["planned"], src["not_copied"], lost["list"])]
     classes = ", ".join("%d %s" % (n, c) for c, n in lost["classes"].items())
-    return ["%d of %d source files verified; %d not copied%s (list: %s)" % (
-        src["verified"], src["planned"], src["not_copied"],
+    if (report.get("verification") or {}).get("audit"):
+        held = "the destination HOLDS the source" if report["status"] == "succeeded" else \
+            "the destination does NOT hold the source"
+        return ["audit: %s: %d of %d source files match; %d differ%s (list: %s)" % (
+            held, src["verified"], src["planned"], src["not_copied"],
+            " (%s)" % classes if classes else "", lost["list"])]
+    earlier = ((report.get("verification") or {}).get("verified_earlier") or {}).get("files")
+    when = " (%d now, %d by an earlier invocation)" % (src["verified"] - earlier, earlier) \
+        if earlier else ""
+    return ["%d of %d source files verified%s; %d not copied%s (list: %s)" % (
+        src["verified"], src["planned"], when, src["not_copied"],
         " (%s)" % classes if classes else "", lost["list"])]
 
 

@@ -40,6 +40,9 @@ This module owns the layout: no other file names a file of it. Layout (all under
                              the workers give them to the tool as environment variables
     report.json, report.md, report.html
     not-copied.jsonl         every source file not at the destination, one JSON record a line
+    audit-extra.json, extra-at-destination.jsonl, audit-extra.claimed
+                             datamover_audit_extra: what the destination holds that the source
+                             does not (the count, every name, the worker that listed it)
 
 and, in the shared dir itself, the preflight canaries ``.datamover-canary-<nonce>[-<host>]``.
 
@@ -81,13 +84,17 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
 # more deletions after reading the list it refused).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
-                "max_delete_share", "tolerate")
+                "max_delete_share", "tolerate", "multipart")
 CANARY_PREFIX = ".datamover-canary-"
 # run_dir_access -> (mode of the run's directories, umask it implies). File names are often
 # sensitive: private by default; "group" lets an operator team (the directory's group) read.
 # The directories alone keep others out; files written atomically also follow their
 # directory (fsutil), without touching any process's umask.
 ACCESS_MODES = {"private": (0o700, 0o077), "group": (0o2750, 0o027)}
+
+
+def _kind(audit):
+    return "an audit (datamover_audit=true)" if audit else "a migration"
 
 
 def part_name(part_id):
@@ -242,10 +249,18 @@ class RunDir:
         if not self.exists():
             return []
         old = self.load()
-        return ["datamover_run_id %r belongs to a run with %s=%r (this one asks for %r): use a "
-                "new datamover_run_id, or repeat the original %s to resume that run"
-                % (self.run_id, key, old.get(key), meta.get(key), key)
-                for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
+        problems = ["datamover_run_id %r belongs to a run with %s=%r (this one asks for %r): "
+                    "use a new datamover_run_id, or repeat the original %s to resume that run"
+                    % (self.run_id, key, old.get(key), meta.get(key), key)
+                    for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
+        if bool(old.get("audit")) != bool(meta.get("audit")):
+            # an audit writes nothing at the destination, a migration moves data: never one
+            # run directory for both
+            problems.append("datamover_run_id %r belongs to %s, and this run is %s: an audit "
+                            "never shares a run id with a migration; use a new "
+                            "datamover_run_id" % (self.run_id, _kind(old.get("audit")),
+                                                  _kind(meta.get("audit"))))
+        return problems
 
     def create_or_check(self, meta):
         """Create the run (new id) or check that an existing run moves the same thing.
@@ -472,6 +487,20 @@ class RunDir:
 
     def read_uploads(self):
         return read_json(self.p("uploads.json"))
+
+    def audit_extra_claim_path(self):
+        """Created (O_EXCL) by the one worker that lists the destination for extras."""
+        return self.p("audit-extra.claimed")
+
+    def audit_extra_list_path(self):
+        """datamover_audit_extra: every name at the destination the source lacks."""
+        return self.p("extra-at-destination.jsonl")
+
+    def write_audit_extra(self, record):
+        atomic_write_json(self.p("audit-extra.json"), record)
+
+    def read_audit_extra(self):
+        return read_json(self.p("audit-extra.json"))
 
     def not_copied_path(self):
         """The complete list of files not copied, named by report.json (report.py writes it)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 
-__all__ = ["DETERMINISTIC", "SOURCE_CHANGED", "TRANSIENT", "ToolError", "TransferTool", "Verification",
+__all__ = ["AUDIT_CLASSES", "DETERMINISTIC", "audit_class", "SOURCE_CHANGED", "TRANSIENT", "ToolError", "TransferTool", "Verification",
            "missing_reason", "option_problems", "parse_version", "source_change", "source_vanished"]
 
 
@@ -37,6 +37,20 @@ DETERMINISTIC = "deterministic"
 SOURCE_CHANGED = "source changed"
 
 
+# What an audit (datamover_audit) calls each difference it finds, by the verification's reason;
+# other reasons (an unreadable source file, a name the store rewrites) keep their class.
+AUDIT_CLASSES = (("missing at destination", "missing"), ("size ", "other size"),
+                 ("content differs", "other content"), ("mtime differs", "other mtime"),
+                 ("not a ", "other kind"), ("symlink target differs", "other target"))
+
+
+def audit_class(reason, cls):
+    for prefix, name in AUDIT_CLASSES:
+        if reason.startswith(prefix):
+            return name
+    return cls
+
+
 @dataclass
 class Verification:
     files: int = 0
@@ -48,6 +62,11 @@ class Verification:
     # Every entry that is not at the destination as it should be: (entry, reason, class). The
     # worker retries the transient ones alone and names every one in the run's report.
     failed: list = field(default_factory=list)
+    # datamover_verify=checksum: files whose content was compared (from the listing's hashes),
+    # and how many of those needed a read of the object (a hash the listing could not give).
+    content_checked: int = 0
+    content_fallback: int = 0
+    to_check: list = field(default_factory=list)  # (entry, name) awaiting the content check
 
     def fail(self, entry, reason, cls=TRANSIENT):
         self.mismatches.append([os.fsdecode(entry[3]), reason])
@@ -79,6 +98,7 @@ class Verification:
             "changed": len(self.changed), "changed_samples": self.changed[:cap],
             "unrepresentable": len(self.unrepresentable),
             "unrepresentable_samples": self.unrepresentable[:cap],
+            "content_checked": self.content_checked, "content_fallback": self.content_fallback,
         }
 
 
@@ -121,6 +141,8 @@ class TransferTool(abc.ABC):
     # Whether an argument that is not an option is refused (rsync would take it as one
     # more source to copy).
     refuse_positional = False
+    # Set for an audit (datamover_audit): the adapter must write nothing at the destination.
+    read_only = False
 
     @classmethod
     def split_secrets(cls, destination, options):
@@ -133,6 +155,12 @@ class TransferTool(abc.ABC):
     def option_problems(cls, options):
         """Sentences, one per refused entry of ``options`` (datamover_tool_options)."""
         return option_problems(cls, options)
+
+    @classmethod
+    def run_settings(cls, meta):
+        """What run.json records of how this tool writes, beside the plan's options."""
+        del meta
+        return {}
 
     @classmethod
     @abc.abstractmethod
@@ -197,6 +225,11 @@ class TransferTool(abc.ABC):
     # Tool processes one slot may run at once: its transfer, and behind it the verification
     # (or the retry) of the batch before (worker._process). A request budget is split by this.
     PROCESSES_PER_SLOT = 2
+
+    def list_destination(self):
+        """Every name at the destination (bytes, relative to it, as destination_name gives
+        them), streamed: datamover_audit_extra's one listing of the whole destination."""
+        raise ToolError("%s cannot list its destination" % self.name)
 
     def limit_requests(self, per_process):
         """Cap every process this adapter starts at ``per_process`` requests a second to the

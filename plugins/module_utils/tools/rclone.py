@@ -12,9 +12,11 @@ import subprocess
 import time
 import unicodedata
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.secrets import is_secret_name, redact
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import content
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
     ToolError,
@@ -29,6 +31,8 @@ MIN_VERSION = (1, 61, 0)  # the oracleobjectstorage backend appeared in 1.61
 QUOTE = "\u201b"  # rclone's quote character for literal look-alikes of encoded characters
 QUOTE_BYTES = QUOTE.encode("utf-8")
 LINK_SUFFIX = b".rclonelink"
+# The reason of a content mismatch, as not-copied.jsonl and the audit name it.
+CONTENT_DIFFERS = "content differs"
 
 
 def rclone_name(relpath):
@@ -188,6 +192,11 @@ class RcloneTool(TransferTool):
         bucket_prefix = path.strip("/").split("/", 1)
         self._prefix_len = len(bucket_prefix[1].encode("utf-8")) + 1 if len(bucket_prefix) > 1 else 0
         self.requests_per_second = 0.0  # this process's share of the request budget; 0 = none
+        # The multipart layout (upload cutoff, part size, most parts): what a content check
+        # computes the source's ETag with, pinned on every upload of a checksum run.
+        self.layout = content.layout_from_options(self.options)
+        self._key_prefix = (bucket_prefix[1].strip("/").encode("utf-8") + b"/"
+                            if len(bucket_prefix) > 1 and bucket_prefix[1].strip("/") else b"")
 
     def limit_requests(self, per_process):
         """Every rclone process this adapter starts sends at most ``per_process`` requests a
@@ -236,6 +245,12 @@ class RcloneTool(TransferTool):
                 out.append(arg)
             i += 1
         return destination, out, env
+
+    @classmethod
+    def run_settings(cls, meta):
+        """What run.json records beside the plan's options: the multipart layout uploads use
+        (a content check of a multipart object needs its part size, which no store lists)."""
+        return {"multipart": content.layout_from_options(meta.get("tool_options"))}
 
     @classmethod
     def from_meta(cls, meta, binary, config=None):
@@ -366,6 +381,12 @@ class RcloneTool(TransferTool):
         if not retry:
             # A fresh partition's objects are new: one PUT each, no HEAD first.
             argv.append("--no-check-dest")
+        elif self.verify_mode == "checksum":
+            # A retry after a content mismatch: the object has the right size and mtime, so
+            # rclone would skip it; what a retry holds failed verification: send it again.
+            argv.append("--ignore-times")
+        if self.verify_mode == "checksum":
+            argv += content.layout_flags(self.layout)  # the ETags verify() computes
         if self.symlinks == "links":
             argv.append("--links")
         streams = self.streams_per_file(_count_lines(list_path))
@@ -433,9 +454,12 @@ class RcloneTool(TransferTool):
                    for t in trees]
         return self.base_argv() + ["rc", "--loopback", "job/batch", "--json",
                                    json.dumps({"inputs": inputs,
-                                               "concurrency": max(1, self.checkers)})]
+                                               "concurrency": max(1, self.checkers)})] + (
+            # the listing bodies, to read the hashes rclone does not show (content.py)
+            ["--dump", "responses", "-vv", "--use-json-log"] if self.verify_mode == "checksum"
+            else [])
 
-    def _list_dirs(self, names, log, trees=()):
+    def _list_dirs(self, names, log, trees=(), hashes=None):
         """{name: size} of the objects in the directories holding ``names`` (those under one
         of ``trees`` by the tree's flat listing), or None when a name is not UTF-8 (JSON
         cannot carry it: the exact lsf listing is used instead)."""
@@ -447,8 +471,14 @@ class RcloneTool(TransferTool):
         if trees:
             dirs = [d for d in dirs if not any(t == "" or d == t or d.startswith(t + "/")
                                                for t in trees)]
-        proc = subprocess.run(self.dir_listing_argv(dirs, trees), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=log, check=False)
+        argv = self.dir_listing_argv(dirs, trees)
+        if self.verify_mode == "checksum":
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, check=False)
+            hashes.update(self._read_dump(proc.stderr, log))
+        else:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=log, check=False)
         if proc.returncode != 0:
             raise ToolError("rclone listing of %d directories of %s failed with exit code %d "
                             "(see the log)" % (len(dirs), self.destination, proc.returncode))
@@ -462,6 +492,17 @@ class RcloneTool(TransferTool):
             for item in out.get("list") or ():
                 seen[item["Path"].encode("utf-8", "surrogateescape")] = int(item["Size"])
         return seen
+
+    def _read_dump(self, stderr, log):
+        """{name relative to the destination: hash} from a listing's --dump output; the
+        log lines that are not debug output go to the attempt's log as they would have."""
+        lines = stderr.split(b"\n")
+        for line in lines:
+            if line and b'"level":"debug"' not in line:
+                log.write(line + b"\n")
+        cut = len(self._key_prefix)
+        return {key[cut:]: value for key, value in content.hashes_from_dump(lines).items()
+                if key.startswith(self._key_prefix)}
 
     def _list_lsf(self, names, list_path, log):
         """{name: size} from lsf over the partition's list: exact for any byte in a name.
@@ -498,13 +539,17 @@ class RcloneTool(TransferTool):
         if os.path.exists(list_path + ".trees"):
             with open(list_path + ".trees", "rb") as handle:
                 trees = handle.read().split(b"\n")[:-1]
-        seen = self._list_dirs(names, log, trees) if names else {}
+        hashes = {}  # name -> the hash the listing gave (checksum), filled by _list_dirs
+        sources = self._hash_sources(entries) if self.verify_mode == "checksum" else None
+        seen = self._list_dirs(names, log, trees, hashes) if names else {}
         exact = seen is None
         if exact:
             seen = self._list_lsf(names, list_path, log)
         result, missing = self._compare(entries, seen)
         if (result.mismatches or missing) and not exact:
             result, missing = self._compare(entries, self._list_lsf(names, list_path, log))
+        if sources is not None:
+            self._check_content(result, sources.result(), hashes, log, list_path)
         # Why each missing name is missing, and whether a retry can help: failure path only.
         held = self._held_as([name for _entry, name in missing], log) if missing else {}
         for entry, name in missing:
@@ -537,10 +582,95 @@ class RcloneTool(TransferTool):
             elif kind == "f" and got != size:
                 if not result.source_moved_on(entry, self.source):
                     result.fail(entry, "size %d, expected %d" % (got, size))
+            elif kind == "f" and self.verify_mode == "checksum":
+                result.to_check.append((entry, name))  # counted once its content matches
             else:
                 result.files += 1
                 result.bytes += size
         return result, missing
+
+    def _hash_sources(self, entries):
+        """A future of {relpath: expected hash or OSError} of the entries' regular files,
+        computed while the destination is listed (one read of each file)."""
+        src = os.fsencode(self.source)
+        jobs = [(rel, os.path.join(src, rel), size) for kind, size, _m, rel in entries
+                if kind == "f"]
+        pool = ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(content.hash_files, jobs, self.layout,
+                             min(4, content.cpu_count()))
+        pool.shutdown(wait=False)
+        return future
+
+    def _check_content(self, result, expected, hashes, log, list_path):
+        """Compare each file whose name and size matched with the hash the listing gave
+        (an object whose hash the listing lacks, or with another part count than this run's
+        layout gives, is read back and hashed: counted as a fallback)."""
+        fallback = []
+        for entry, name in result.to_check:
+            want, got = expected.get(entry[3]), hashes.get(name)
+            if isinstance(want, OSError):
+                if not result.source_moved_on(entry, self.source):
+                    result.fail(entry, "source file unreadable (%s)" % want.strerror,
+                                DETERMINISTIC)
+            elif got is None or content.parts_of(got) != content.parts_of(want):
+                fallback.append((entry, name))
+            else:
+                self._content_verdict(result, entry, want, got)
+        if fallback:
+            got = self._download_hashes([name for _entry, name in fallback], log, list_path)
+            for entry, name in fallback:
+                result.content_fallback += 1
+                want = content.file_etag(os.path.join(os.fsencode(self.source), entry[3]),
+                                         entry[1], dict(self.layout, upload_cutoff=1 << 62))
+                self._content_verdict(result, entry, want, got.get(name, "unread"))
+        result.to_check = []
+
+    def _content_verdict(self, result, entry, want, got):
+        if want == got:
+            result.files += 1
+            result.bytes += entry[1]
+            result.content_checked += 1
+        elif not result.source_moved_on(entry, self.source):
+            # Same part count, other hash: other bytes, or (an object another tool wrote)
+            # parts of another size giving the same count: only a read could tell them apart.
+            other_parts = (" (or parts of another size than this run's %d bytes)"
+                           % content.expected_parts(entry[1], self.layout)[0]
+                           if content.parts_of(want) else "")
+            result.fail(entry, "%s%s: the destination holds %s, the source gives %s"
+                        % (CONTENT_DIFFERS, other_parts, got, want))
+
+    def _download_hashes(self, names, log, list_path):
+        """{name: MD5} of objects read back in full (rclone md5sum --download): only for
+        objects whose listing carried no usable hash."""
+        path = list_path + ".fallback"
+        with open_private(path, 0o600, append=False) as handle:
+            handle.write(b"".join(n + b"\n" for n in names))
+        log.write(b"# content check: %d objects read back (no usable hash in the listing)\n"
+                  % len(names))
+        proc = subprocess.run(self.base_argv() + ["md5sum", "--download", "--files-from-raw",
+                                                  path, self._root()],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                              check=False)
+        out = {}
+        for line in proc.stdout.split(b"\n"):
+            digest, _sep, name = line.partition(b"  ")
+            if name:
+                out[name] = digest.decode("ascii", "replace")
+        return out
+
+    def list_destination(self):
+        """One flat listing of the destination (--fast-list: a LIST per 1,000 objects)."""
+        proc = subprocess.Popen(self.base_argv() + ["lsf", "-R", "--files-only", "--fast-list",
+                                                    self._root()],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        for line in proc.stdout:
+            if line.rstrip(b"\n"):
+                yield line.rstrip(b"\n")
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            raise ToolError("rclone lsf of %s failed with exit code %d (%s)" % (
+                redact(self.destination), proc.returncode, last_line(err)))
 
     def _held_as(self, names, log, max_dirs=16):
         """{missing name: the name the store lists for it} for names the store rewrote.

@@ -165,7 +165,7 @@ class RsyncTool(TransferTool):
         list_path = os.path.join(workdir, "paths0.txt")
         with open_private(list_path, 0o600, append=False) as handle:
             handle.write(b"".join(name + b"\0" for name in names))
-        if not self._destination_made:
+        if not self._destination_made and not self.read_only:
             # Several rsyncs starting at once into a destination that does not exist yet race
             # to create it, and the losers fail ("mkdir failed: File exists", code 11) and are
             # sent again: create it once per worker, before the first transfer.
@@ -187,10 +187,15 @@ class RsyncTool(TransferTool):
         rsync's own temp files (.<name>.XXXXXX beside each file, renamed into place) are
         kept: a killed rsync's leftovers are removed by recover() before the partition is
         attempted again (a --temp-dir costs 80% per partition)."""
-        del workdir, retry  # rsync skips what is already identical on its own
+        del workdir  # rsync skips what is already identical on its own
         with open(list_path, "rb") as handle:
             names = handle.read().split(b"\0")[:-1]
-        head = [self.binary, "-a", "-R", "--numeric-ids", "--stats"] + self.options + ["--"]
+        head = [self.binary, "-a", "-R", "--numeric-ids", "--stats"]
+        if retry and self.verify_mode == "checksum":
+            # What a retry holds failed verification; a file whose content differs has the
+            # right size and mtime, and rsync's quick check would skip it again.
+            head.append("--ignore-times")
+        head += self.options + ["--"]
         prefix = os.fsencode(os.path.normpath(self.source)).rstrip(b"/") + b"/./"
         fixed = sum(len(os.fsencode(a)) + 9 for a in head) + len(self.destination) + 9
         argvs, chunk, used = [], [], fixed
@@ -322,6 +327,19 @@ class RsyncTool(TransferTool):
         legacy = os.path.join(self.destination, LEGACY_TEMP_DIR)
         if os.path.isdir(legacy) and not os.path.islink(legacy):
             shutil.rmtree(legacy, ignore_errors=True)
+
+    def destination_name(self, kind, rel):
+        del kind
+        return rel
+
+    def list_destination(self):
+        """Every directory, file and symlink under the destination (a walk)."""
+        root = os.fsencode(self.destination)
+        for top, dirs, files in os.walk(root):
+            rel = os.path.relpath(top, root)
+            prefix = b"" if rel == b"." else rel + b"/"
+            for name in dirs + files:
+                yield prefix + name
 
     def verify(self, entries, list_path=None, log=None):
         """Compare every manifest entry with the destination by lstat (and content when

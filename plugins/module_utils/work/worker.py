@@ -12,6 +12,7 @@ that cannot be refreshed was taken over, and its transfer is stopped.
 """
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import signal
@@ -35,8 +36,10 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
     SOURCE_CHANGED,
     TRANSIENT,
     Verification,
+    audit_class,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
+from ansible_collections.datamover.fleet.plugins.module_utils.work.audit_extra import find_extra
 from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import DEFAULTS, budget_share
 from ansible_collections.datamover.fleet.plugins.module_utils.work.source_guard import (
     SourceGone,
@@ -100,6 +103,10 @@ class Worker:
         os.environ.update(rundir.read_secrets())
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
         self.guard = SourceGuard(rundir, self.meta["source"])
+        # datamover_audit: compare each partition with the destination, move nothing, write
+        # nothing there (no transfer, no retry, no recovery, no cleanup).
+        self.audit = bool(self.meta.get("audit"))
+        self.tool.read_only = self.audit
         # This host's share of the fleet's request budget, split evenly over every tool
         # process it may run at once, so that the fleet never sends more than the budget.
         self.max_requests_per_second = budget_share(max_requests_per_second, 1)
@@ -217,7 +224,10 @@ class Worker:
         counts = self.state.counts()
         stopped = self.rundir.stop_requested()
         if not stopped and self.rundir.plan_complete() and self.state.unsettled() == (0, 0):
-            self.tool.cleanup()  # the run is over: nothing of ours stays at the destination
+            if not self.audit:
+                self.tool.cleanup()  # the run is over: nothing of ours stays at the destination
+            elif self.meta.get("audit_extra"):
+                self._find_extra()
         self._record("stopped" if stopped else "exited", rc=0)
         return dict(self.totals, host=self.host, counts=counts, stopped=stopped,
                     seconds=round(time.time() - self.started, 3))
@@ -274,6 +284,13 @@ class Worker:
         finally:
             if behind is not None:
                 behind.join()
+
+    def _find_extra(self):
+        """datamover_audit_extra, once the audit is settled (one worker does it)."""
+        try:
+            find_extra(self.rundir, self.tool)
+        except (ToolError, OSError) as exc:
+            self.rundir.write_audit_extra({"checked": False, "error": str(exc)})
 
     # --- one partition --------------------------------------------------------------------
     def _process(self, lease, behind, slot):
@@ -442,7 +459,7 @@ class Worker:
             whole_dirs = [d for d in whole_dirs if not _under_any(d, changed)]
             trees = [t for t in trees if not _under_any(t, changed)]
         job.whole = bool(whole_dirs)
-        if rd.first_log_exists(lease.part_id):
+        if rd.first_log_exists(lease.part_id) and not self.audit:
             # An earlier attempt began here, maybe on a host that died mid-transfer.
             recovered = self.tool.recover(entries)
             if recovered:
@@ -481,13 +498,24 @@ class Worker:
         act.log_path, act.memo = logs[0], {}
         act.base = (sum(j.tally.files for j in jobs), sum(j.tally.bytes for j in jobs))
         t0 = time.time()
-        rc, error = self._run_tool([job.act for job in jobs], list_path, lead.workdir, logs[0],
-                                   retry=max(numbers) > 1)
+        if self.audit:
+            rc, error = self._audit_note(logs)
+        else:
+            rc, error = self._run_tool([job.act for job in jobs], list_path, lead.workdir,
+                                       logs[0], retry=max(numbers) > 1)
         if error is None:
             with self._lock:
                 for job in jobs:
                     job.act.progress = job.act.totals
         return [(n, log_path, t0, rc, error) for n, log_path in zip(numbers, logs)]
+
+    def _audit_note(self, logs):
+        """An audit's "attempt": nothing moves; the verification that follows is the audit."""
+        for log_path in logs:
+            with self.rundir.open_log(log_path) as log:
+                log.write(b"# audit: nothing transferred; the destination is compared with "
+                          b"the partition\n")
+        return 0, None
 
     def _finish(self, job, first):
         """Verify the first attempt; retry with backoff only the files that failed, and only
@@ -521,8 +549,8 @@ class Worker:
             if error is None:
                 status = "done"
                 break
-            if self._stop.is_set() or failure_class == DETERMINISTIC:
-                break  # no retry can change a deterministic failure: report it now
+            if self._stop.is_set() or failure_class == DETERMINISTIC or self.audit:
+                break  # no retry can change a deterministic failure (or an audit's finding)
         if status == "done":
             status = self._vanished_check(job)
         self._settle(job, status)
@@ -631,7 +659,16 @@ class Worker:
                                error, len(verification.changed),
                                len(verification.vanished))).encode())
                 error = None
+            if self.audit:
+                verification.failed = [(e, why, audit_class(why, cls))
+                                       for e, why, cls in verification.failed]
             job.settle(verification, number)
+            if verification.failed and self.audit:
+                return "audit: %d differences (%s); first: %s: %s" % (
+                    len(verification.failed), ", ".join("%d %s" % (n, c) for c, n in sorted(
+                        collections.Counter(f[2] for f in verification.failed).items())),
+                    verification.failed[0][0][3].decode("utf-8", "backslashreplace"),
+                    verification.failed[0][1])
             if verification.failed:
                 return error or _verification_error(verification)
             log.write(("# verified %d files, %d bytes\n" % (verification.files,
@@ -740,6 +777,8 @@ class _Job:
         self.verified = True
         self.tally.files += verification.files
         self.tally.bytes += verification.bytes
+        self.tally.content_checked += verification.content_checked
+        self.tally.content_fallback += verification.content_fallback
         self.tally.vanished += verification.vanished
         self.tally.unrepresentable += verification.unrepresentable
         self.tally.changed += verification.changed
@@ -761,6 +800,8 @@ class _Job:
     def outcome(self):
         """The partition's verification over all its attempts."""
         out = Verification(files=self.tally.files, bytes=self.tally.bytes,
+                           content_checked=self.tally.content_checked,
+                           content_fallback=self.tally.content_fallback,
                            vanished=list(self.tally.vanished),
                            changed=list(self.tally.changed),
                            unrepresentable=list(self.tally.unrepresentable))

@@ -220,6 +220,28 @@ def test_verify_checksum_sees_content(moved):
     assert tool.verify(entries).mismatches == [["sub/b", "content differs"]]
 
 
+def test_a_checksum_retry_sends_a_file_of_the_same_size_and_mtime_again(moved, tmp_path):
+    """rsync's quick check (size and mtime) would skip the file again: a retry of a
+    checksum run sends it regardless (--ignore-times), and it then verifies."""
+    tool, entries, _src, dst = moved
+    path = os.path.join(dst, "sub", "b")
+    st = os.stat(path)
+    with open(path, "r+b") as handle:
+        handle.write(b"X")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    tool.verify_mode = "checksum"
+    failed = tool.verify(entries).failed
+    lst = str(tmp_path / "retry")
+    with open(lst, "wb") as handle:
+        handle.write(b"".join(f[0][3] + b"\0" for f in failed))
+    argvs = tool.commands(lst, str(tmp_path), retry=True)
+    assert "--ignore-times" in argvs[0]
+    assert "--ignore-times" not in tool.commands(lst, str(tmp_path))[0]
+    for argv in argvs:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    assert tool.verify(entries).mismatches == []
+
+
 def test_verify_symlink_that_vanished_from_source(moved):
     """A symlink removed from the source after the transfer is 'vanished', like a file; the
     verification must not crash on it."""
