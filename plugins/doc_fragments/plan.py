@@ -153,8 +153,10 @@ options:
           - C(vanished) accepts a partition that lost more than 10% of its files from the
             source during the run (a directory removed or renamed after the crawl); without
             it such a partition fails. A source root that is gone always fails the run.
+          - C(unrepresentable) accepts files whose name the destination cannot hold (an object
+            key over 1024 bytes, a name rclone cannot read back); the report still names each.
         type: list
         elements: str
-        choices: [unreadable, changed, vanished]
+        choices: [unreadable, changed, vanished, unrepresentable]
         default: []
 """

@@ -36,7 +36,7 @@ PLAN_OPTIONS = dict(
     mirror=dict(type="bool", default=False),
     max_delete=dict(type="int", default=100),
     max_delete_share=dict(type="float", default=0.05),
-    tolerate=dict(type="list", elements="str", default=[], choices=["unreadable", "changed", "vanished"]),
+    tolerate=dict(type="list", elements="str", default=[], choices=["unreadable", "changed", "vanished", "unrepresentable"]),
     run_dir_access=dict(type="str", default="private", choices=["private", "group"]),
     audit=dict(type="bool", default=False),
     audit_extra=dict(type="bool", default=False),

@@ -95,6 +95,13 @@ options:
     type: list
     elements: str
     default: []
+  excludes:
+    description:
+      - The run's C(datamover_excludes); a pattern that matches every name is refused (nothing
+        would be moved).
+    type: list
+    elements: str
+    default: []
   tunables:
     description:
       - The job's numeric tunables by name without the C(datamover_) prefix (C(slots),
@@ -182,7 +189,8 @@ def _refusals(p):
     return (pf.check_limits(limits) + pf.check_tunables(p["tunables"])
             + pf.check_tool_options(p["tool"], p["tool_options"])
             + pf.check_request_budget(p["tool"], p["tunables"], p["tool_options"])
-            + pf.check_overlaps(p["source"], p["destination"], p["tool"], p["shared_dir"]))
+            + pf.check_overlaps(p["source"], p["destination"], p["tool"], p["shared_dir"])
+            + pf.check_excludes(p["excludes"]))
 
 
 def _prepare(p):
@@ -266,6 +274,7 @@ def main():
             audit=dict(type="bool", default=False),
             tool_options=dict(type="list", elements="str", default=[]),
             tunables=dict(type="dict", default={}),
+            excludes=dict(type="list", elements="str", default=[]),
         ),
         required_if=[("stage", "prepare", ("source", "destination", "tool")),
                      ("stage", "check", ("source", "destination", "tool"))],

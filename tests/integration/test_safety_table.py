@@ -79,6 +79,7 @@ def _preflight_args(v):
         partition_files=int(num("partition_files")),
         partition_bytes=int(num("partition_bytes")), engine=v["datamover_partition_engine"],
         audit=bool(v["datamover_audit"]),
+        excludes=v["datamover_excludes"],
         tunables={k: num(k) for k in ("slots", "partition_files", "partition_bytes",
                                       "transfers", "crawl_threads", "retries", "backoff",
                                       "lease_seconds", "watch_interval", "timeout",

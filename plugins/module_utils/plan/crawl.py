@@ -87,7 +87,7 @@ class DirScan:
     """One directory's non-directory entries, as manifest records in output order."""
 
     __slots__ = ("rel", "records", "sizes", "subdirs", "errors", "skipped", "rest", "empty",
-                 "seconds", "partial", "ident")
+                 "seconds", "excluded", "ident")
 
     def __init__(self, rel):
         self.rel = rel
@@ -96,7 +96,8 @@ class DirScan:
         self.rest = None  # an open scandir iterator when the directory was too large to sort
         self.empty = True
         self.seconds = 0.0
-        self.partial = False  # something in it is left out of the plan (excluded)
+        # what datamover_excludes left out of the plan (relpaths): counted in the report
+        self.excluded = []
         # (st_dev, st_ino) of the directory listed: the worker checks, before it moves and
         # when it verifies, that the path still names this directory (source_guard.py)
         self.ident = None
@@ -106,7 +107,7 @@ class DirScan:
         """Everything in this directory is in ``records``: no subdirectory, nothing excluded,
         unreadable or special. A tool may then copy the directory as one unit."""
         return bool(self.rel and self.records and not self.subdirs and not self.errors
-                    and not self.skipped and not self.partial and self.rest is None
+                    and not self.skipped and not self.excluded and self.rest is None
                     and not self.empty)
 
     def entries(self):
@@ -131,12 +132,12 @@ def _classify(batch, prefix, scan, excluder, fd, attrs=False):
         mode = st.st_mode
         if S_ISDIR(mode):
             if excluder and excluder.excluded(prefix + name, name, True):
-                scan.partial = True
+                scan.excluded.append(prefix + name)
             else:
                 subdirs.append(prefix + name)
             continue
         if excluder and excluder.excluded(prefix + name, name, False):
-            scan.partial = True
+            scan.excluded.append(prefix + name)
             continue
         if S_ISREG(mode):
             kind = b"f"
@@ -235,8 +236,8 @@ class Crawl:
         # listing ahead in threads pays; 0 turns the look-ahead on from the start.
         self.slow_entry_us = float(slow_entry_us)
         self._slow_streak = 0
-        self.errors, self.skipped = [], []
-        self.errors_count = self.skipped_count = 0
+        self.errors, self.skipped, self.excluded = [], [], []
+        self.errors_count = self.skipped_count = self.excluded_count = 0
         self.lookahead_used = False
         # attrs: records carry mode/uid/gid too (incremental runs of rsync, see _classify_attrs)
         self._classify = _classify_attrs if attrs else _classify
@@ -245,13 +246,20 @@ class Crawl:
         for scan in self.scans():
             yield from scan.entries()
 
+    def excluded_summary(self):
+        """plan.json's count and samples of what datamover_excludes left out (an excluded
+        directory counts once: its content is never listed)."""
+        return {"excluded": self.excluded_count,
+                "excluded_samples": [os.fsdecode(p) for p in self.excluded[:50]]}
+
     def _note(self, scan):
-        for kind, items in (("errors", scan.errors), ("skipped", scan.skipped)):
+        for kind, items in (("errors", scan.errors), ("skipped", scan.skipped),
+                            ("excluded", scan.excluded)):
             if items:
                 self.note(kind, items, len(items))
 
     def note(self, kind, items, count):
-        """Count ``count`` errors or skipped entries, keeping the first MAX_KEPT."""
+        """Count ``count`` errors, skipped or excluded entries, keeping the first MAX_KEPT."""
         setattr(self, kind + "_count", getattr(self, kind + "_count") + count)
         kept = getattr(self, kind)
         kept.extend(items[: max(0, self.MAX_KEPT - len(kept))])

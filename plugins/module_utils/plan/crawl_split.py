@@ -115,7 +115,8 @@ def _child(parent, roots, fd):
                 pickle.dump(("scan", scan.rel, scan.records, scan.sizes, scan.whole, scan.ident), out,
                             pickle.HIGHEST_PROTOCOL)
             pickle.dump(("end", ("errors", crawl.errors, crawl.errors_count),
-                         ("skipped", crawl.skipped, crawl.skipped_count)), out)
+                         ("skipped", crawl.skipped, crawl.skipped_count),
+                         ("excluded", crawl.excluded, crawl.excluded_count)), out)
         except BaseException as exc:  # said by the parent, which fails the crawl with it
             pickle.dump(("error", "the crawl's second process failed: %s" % (exc,)), out)
             raise

@@ -573,4 +573,5 @@ def plan_since(rundir, meta, threads=8):
                         root_dev=root_dev(meta["source"]))
     crawl, summary = plan_incremental(rundir, meta, writer, threads=threads)
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
-                       crawl.skipped, crawl.skipped_count, extra={"incremental": summary})
+                       crawl.skipped, crawl.skipped_count,
+                       extra=dict(crawl.excluded_summary(), incremental=summary))

@@ -279,8 +279,9 @@ def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, at
     for scan in crawl.scans():
         writer.add_scan(scan)
     writer.close()
+    extra = dict(crawl.excluded_summary(), **({"attrs": True} if attrs else {}))
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
-                       crawl.skipped, crawl.skipped_count, extra={"attrs": True} if attrs else None)
+                       crawl.skipped, crawl.skipped_count, extra=extra)
 
 
 def finish_plan(rundir, writer, started, engine, errors, error_count, skipped, skipped_count,

@@ -20,6 +20,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identi
     root_identity,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.preflight import (
+    check_excludes,
     check_overlaps,
     check_tool_options,
     shared_dir_exclude,
@@ -66,7 +67,8 @@ def open_run(rundir, params):
     # Preflight refuses these before anything runs; checked again here because the modules
     # can be called without the play.
     problems = check_tool_options(meta["tool"], meta.get("tool_options")) + check_overlaps(
-        meta["source"], meta["destination"], meta["tool"], rundir.shared_dir)
+        meta["source"], meta["destination"], meta["tool"], rundir.shared_dir) \
+        + check_excludes(meta.get("excludes"))
     if problems:
         raise PlanError(" | ".join(problems))
     try:

@@ -14,6 +14,7 @@ import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import TUNABLE_RANGES
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import Excluder
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import (
     host_canary_seen,
     read_canary,
@@ -26,7 +27,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
     tool_version,
 )
 
-__all__ = ["ToolError", "check_destination", "check_limits", "check_overlaps", "check_shared",
+__all__ = ["ToolError", "check_destination", "check_excludes", "check_limits", "check_overlaps",
+           "check_shared",
            "check_request_budget", "check_source", "check_tool", "check_tool_options",
            "check_tunables", "find_binary",
            "rendezvous", "shared_dir_exclude"]
@@ -98,6 +100,26 @@ def check_request_budget(tool, tunables, options=()):
             "to spare the file systems, lower datamover_slots or give --bwlimit in "
             "datamover_tool_options" % ((tunables or {}).get("max_requests_per_second"), tool,
                                         tool)]
+
+
+# Names of every kind a tree holds: a pattern that excludes all of them excludes everything.
+_ANY_NAMES = (b"a", b"data.bin", b".hidden", b"Z 9", b"-x", b"\xe9t\xe9", b"\n")
+
+
+def check_excludes(excludes):
+    """A datamover_excludes pattern that matches every name (``*``, ``**``, ``?*``...) would
+    leave nothing to move: a run of 0 files is a mistake, not a success. Refused before
+    anything is written (a set of patterns that together exclude the whole tree fails the
+    run instead: report.py)."""
+    problems = []
+    for pattern in excludes or []:
+        excluder = Excluder([pattern])
+        if all(excluder.excluded(name, name, True) and excluder.excluded(name, name, False)
+               for name in _ANY_NAMES):
+            problems.append("datamover_excludes: %r matches every name, so nothing would be "
+                            "moved: exclude what you mean to leave out (e.g. '*.tmp', "
+                            "'scratch/')" % pattern)
+    return problems
 
 
 def _inside(path, parent):

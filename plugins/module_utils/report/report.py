@@ -99,9 +99,15 @@ def build_report(rundir, started=None, records=None):
     # Anything not copied fails the run, unless the user said which problems to tolerate.
     # A file changed in the source during the run is not the planned version: not copied as
     # planned, so it fails the run too unless tolerated (an incremental pass moves it).
-    untolerated = {"unreadable": plan.get("crawl_errors", 0), "changed": notes["changed"][0]}
+    # A name the destination cannot hold is a miss like any other (class unrepresentable).
+    untolerated = {"unreadable": plan.get("crawl_errors", 0), "changed": notes["changed"][0],
+                   "unrepresentable": notes["unrepresentable"][0]}
     for key in meta.get("tolerate") or []:
         untolerated.pop(key, None)
+    # A plan whose every entry was excluded moved nothing the user meant to move: a mistake
+    # in datamover_excludes, never a success (and not tolerable).
+    untolerated["excluded_everything"] = plan.get("excluded", 0) if plan and not (
+        plan.get("files") or plan.get("crawl_errors") or plan.get("skipped")) else 0
     extra = _audit_extra(rundir, meta, counts["done"] + counts["failed"] == total)
     ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0 \
         and not any(untolerated.values()) and not (extra and (extra.get("count") or
@@ -141,6 +147,9 @@ def build_report(rundir, started=None, records=None):
         "multipart_uploads": _uploads(rundir.read_uploads()),
         "settings": {k: meta.get(k) for k in SETTINGS if k in meta},
         "timeline": timeline(spans),
+        # None: the crawl did not count them (datamover_partition_engine=fpart)
+        "excluded": {"count": plan.get("excluded"), "samples": plan.get("excluded_samples", []),
+                     "patterns": meta.get("excludes") or []},
         "excluded_automatically": {"count": len(meta.get("excluded_automatically") or []),
                                    "samples": meta.get("excluded_automatically") or []},
         "run_dir": rundir.path,
@@ -460,7 +469,14 @@ def _not_copied_line(report):
                        ("crawl_errors", "unreadable during the crawl")):
         if (report.get(key) or {}).get("count"):
             bits.append("%d %s" % (report[key]["count"], label))
-    return ["NOT COPIED: %s (listed in report.md)" % ", ".join(bits)] if bits else []
+    out = ["NOT COPIED: %s (listed in report.md)" % ", ".join(bits)] if bits else []
+    excluded = report.get("excluded") or {}
+    if excluded.get("count"):
+        out.append("excluded by datamover_excludes (%s): %d entries (a directory counts once)%s"
+                   % (", ".join(excluded["patterns"]), excluded["count"],
+                      "; EVERY entry of the source was excluded: nothing was moved"
+                      if (report.get("untolerated") or {}).get("excluded_everything") else ""))
+    return out
 
 
 def render_markdown(report):
@@ -495,6 +511,7 @@ def render_markdown(report):
                        ("vanished", "Vanished from the source during the run"),
                        ("changed", "Changed in the source during the run (not the planned "
                                    "version: an incremental pass moves it)"),
+                       ("excluded", "Excluded by datamover_excludes (first %d)" % SAMPLES),
                        ("excluded_automatically", "Left out of the source automatically")):
         block = report.get(key) or {"count": 0}
         if block["count"]:
