@@ -105,10 +105,12 @@ def test_bad_input(tmp_path, request, row_vars, message, written, checks):
     for rel in ("a/one", "a/two", "b/three", "top"):
         write(os.path.join(places["src"], rel), b"data of " + rel.encode())
     write(os.path.join(places["tmp"], "file.txt"), b"not a directory")
+    os.symlink(places["src"], os.path.join(places["tmp"], "src-link"))
     variables = dict(_role("defaults/main.yml"), datamover_source=places["src"],
                      datamover_destination=places["dst"], datamover_tool="rsync",
                      datamover_shared_dir=places["shared"], datamover_watch_interval=1)
     variables.update(_fill(row_vars, places))
+    message = _fill(message, places)  # a message may name the row's paths
     if any("(S3)" in c for c in checks):
         s3 = request.getfixturevalue("s3")
         variables["datamover_rclone_config"] = s3.write_rclone_config(str(tmp_path / "rc.conf"))

@@ -24,6 +24,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.preflight imp
     check_overlaps,
     check_tool_options,
     shared_dir_exclude,
+    source_link_problem,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import tool_class
@@ -68,7 +69,7 @@ def open_run(rundir, params):
     # can be called without the play.
     problems = check_tool_options(meta["tool"], meta.get("tool_options")) + check_overlaps(
         meta["source"], meta["destination"], meta["tool"], rundir.shared_dir) \
-        + check_excludes(meta.get("excludes"))
+        + check_excludes(meta.get("excludes")) + source_link_problem(meta["source"])
     if problems:
         raise PlanError(" | ".join(problems))
     try:

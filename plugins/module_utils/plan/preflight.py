@@ -30,7 +30,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools import (
 __all__ = ["ToolError", "check_destination", "check_excludes", "check_limits", "check_overlaps",
            "check_shared",
            "check_request_budget", "check_source", "check_tool", "check_tool_options",
-           "check_tunables", "find_binary",
+           "check_tunables", "find_binary", "source_link_problem",
            "rendezvous", "shared_dir_exclude"]
 
 
@@ -175,9 +175,23 @@ def shared_dir_exclude(source, shared_dir):
     return "/" + literal + "/", rel
 
 
+def source_link_problem(source):
+    """A source given as a symlink is refused, not followed: the crawl opens the root without
+    following links (a link swapped during a run would move another tree), and the run would
+    record a path that can point elsewhere on the next resume. The message names the target."""
+    root = source.rstrip("/") or "/"
+    if not os.path.islink(root):
+        return []
+    return ["source %s is a symlink (to %s): datamover does not follow a symlinked source. Give "
+            "the directory itself: -e datamover_source=%s" % (source, os.readlink(root),
+                                                              os.path.realpath(root))]
+
+
 def check_source(source):
     if not source or not os.path.isabs(source):
         return ["datamover_source must be an absolute path (got %r)" % (source,)]
+    if source_link_problem(source):
+        return source_link_problem(source)
     if not os.path.exists(source):
         return ["source %s does not exist on this host: is the file system mounted?" % source]
     if not os.path.isdir(source):

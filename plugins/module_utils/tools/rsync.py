@@ -134,6 +134,14 @@ class RsyncTool(TransferTool):
             return ["with rsync, datamover_destination must be an absolute path (got %r)"
                     % (destination,)]
         parent = os.path.dirname(destination.rstrip("/")) or "/"
+        if os.path.lexists(destination) and not os.path.isdir(destination):
+            # rsync would fail on every partition (and the worker count it a transient
+            # failure): refused here, naming what is in the way.
+            what = "a symlink to nothing" if not os.path.exists(destination) else \
+                "a regular file" if os.path.isfile(destination) else "not a directory"
+            return ["destination %s exists and is %s: rsync copies into a directory. Give the "
+                    "path of a directory (or of one to create), or move the file away"
+                    % (destination, what)]
         if not os.path.isdir(destination) and not os.path.isdir(parent):
             return ["destination %s does not exist and neither does its parent %s: "
                     "create the parent directory first" % (destination, parent)]
