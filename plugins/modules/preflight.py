@@ -235,7 +235,8 @@ def _check(p):
         problems.append("preflight: hosts needs a nonce (the same on every worker)")
     if binary and not problems:
         problems += pf.check_destination(p["tool"], p["destination"], binary,
-                                         p["rclone_config"], probe=False)
+                                         p["rclone_config"], probe=False,
+                                         options=p["tool_options"])
     if problems:  # a refused host writes nothing; the others see no canary and stop too
         return problems, None
     if p["hosts"] and p["host"]:

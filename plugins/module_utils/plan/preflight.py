@@ -280,5 +280,6 @@ def check_tool(tool, explicit_binary=None):
     return [], binary
 
 
-def check_destination(tool, destination, binary, rclone_config=None, probe=True):
-    return tool_class(tool).check_destination(destination, binary, rclone_config, probe=probe)
+def check_destination(tool, destination, binary, rclone_config=None, probe=True, options=()):
+    return tool_class(tool).check_destination(destination, binary, rclone_config, probe=probe,
+                                              options=options)

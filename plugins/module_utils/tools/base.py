@@ -169,7 +169,7 @@ class TransferTool(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def check_destination(cls, destination, binary, config=None, probe=True):
+    def check_destination(cls, destination, binary, config=None, probe=True, options=()):
         """Problems (sentences) with the destination seen from this host. probe: True =
         check, then write and remove something there; False = read-only checks; "only" =
         the write alone (this host's read-only checks passed already: no second bucket LIST)."""

@@ -17,6 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
 from ansible_collections.datamover.fleet.plugins.module_utils.secrets import is_secret_name, redact
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import content
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone_store import (
+    backend_encoding,
+    prefix_rewrites,
+    resolve_store,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
     ToolError,
@@ -261,10 +266,13 @@ class RcloneTool(TransferTool):
                    transfers=meta.get("transfers") or 8, checkers=meta.get("transfers") or 8)
 
     @classmethod
-    def check_destination(cls, destination, binary, config=None, probe=True):
+    def check_destination(cls, destination, binary, config=None, probe=True, options=()):
         if not destination or ":" not in destination or destination.startswith("/"):
             return ["with rclone, datamover_destination must be remote:bucket[/prefix] (got %r)"
                     % (destination,)]
+        if not split_remote(destination)[1].strip("/"):
+            return ["destination %s names no bucket: give remote:bucket[/prefix] (datamover "
+                    "writes into a bucket that exists, it never creates one)" % redact(destination)]
         if config and not os.path.isfile(config):
             return ["rclone config %s does not exist on this host (datamover_rclone_config)"
                     % config]
@@ -280,6 +288,9 @@ class RcloneTool(TransferTool):
                         "the rclone config (roles/rclone) or point datamover_rclone_config at "
                         "the right file" % (remote, ", ".join(remotes) or "none")]
         spec, path = split_remote(destination)
+        rewrites = cls.rewrite_problems(destination, binary, config, options)
+        if rewrites:
+            return rewrites
         bucket = path.strip("/").split("/", 1)[0]
         if bucket:
             # Read-only, and before the probe: rclone's upload would create a missing bucket,
@@ -294,6 +305,20 @@ class RcloneTool(TransferTool):
                 return ["destination %s is not reachable: rclone lsjson --stat of its bucket "
                         "failed (%s)" % (redact(destination), last_line(err))]
         return cls._probe(base, destination) if probe else []
+
+    @staticmethod
+    def rewrite_problems(destination, binary, config=None, options=()):
+        """The parts of the destination the store would hold under another name (objects would
+        land elsewhere and verification would blame the wrong cause): refused, saying what
+        each part would become (rclone_store.prefix_rewrites)."""
+        store = resolve_store(binary, config, destination, options)
+        flags = backend_encoding(binary, store)
+        problems = prefix_rewrites(split_remote(destination)[1], flags)
+        if not problems:
+            return []
+        return ["destination %s would not be stored as given: %s. Give the bucket and prefix "
+                "as plain names (no '.', '..' or empty segments)"
+                % (redact(destination), "; ".join(problems))]
 
     @staticmethod
     def _probe(base, destination):

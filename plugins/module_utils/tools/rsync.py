@@ -128,8 +128,8 @@ class RsyncTool(TransferTool):
                    binary=binary, verify=meta.get("verify", "size"))
 
     @classmethod
-    def check_destination(cls, destination, binary, config=None, probe=True):
-        del binary, config
+    def check_destination(cls, destination, binary, config=None, probe=True, options=()):
+        del binary, config, options
         if not destination or not os.path.isabs(destination):
             return ["with rsync, datamover_destination must be an absolute path (got %r)"
                     % (destination,)]
