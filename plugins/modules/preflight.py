@@ -171,7 +171,11 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan import prefli
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded, hide_in_module
-from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import run_meta
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import (
+    resolved_store,
+    run_meta,
+    store_problems,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import (
     RunDir,
     remove_canary,
@@ -237,6 +241,9 @@ def _check(p):
         problems += pf.check_destination(p["tool"], p["destination"], binary,
                                          p["rclone_config"], probe=False,
                                          options=p["tool_options"])
+    if binary and not problems:  # a resume: this host's config must reach the run's store
+        rundir, meta = RunDir(p["shared_dir"], p["run_id"]), run_meta(p)
+        problems += store_problems(rundir, meta, resolved_store(meta, binary, p["rclone_config"]))
     if problems:  # a refused host writes nothing; the others see no canary and stop too
         return problems, None
     if p["hosts"] and p["host"]:

@@ -195,7 +195,7 @@ def _work(p):
     params = dict(p)
     if p["plan"] is not None:
         # In the foreground: a plan the run cannot take fails this task with its message.
-        params["opened"] = opened = open_run(rundir, p["plan"])
+        params["opened"] = opened = open_run(rundir, p["plan"], binary=p["tool_path"])
         result.update(created=opened[1], requeued_failed=opened[2])
     result["pid"] = spawn(params)[0]
     return result

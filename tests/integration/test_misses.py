@@ -75,3 +75,43 @@ def test_excluding_every_entry_fails_the_run_and_the_reports_count_excluded(tmp_
     assert line in (run_dir / "report.md").read_text()
     assert line in (run_dir / "report.html").read_text()
     assert "Excluded by datamover_excludes" in (run_dir / "report.md").read_text()
+
+
+def test_a_resume_whose_config_reaches_another_store_is_refused(tmp_path, playbook, s3):
+    """The same remote name, another endpoint: refused before anything is written; the same
+    store with its credentials given another way resumes."""
+    from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, rclone_binary
+    import subprocess
+    src, shared = tmp_path / "src", tmp_path / "shared"
+    files, _nbytes = sample_tree(str(src), files=60, big_files=0)
+    first = s3.write_rclone_config(str(tmp_path / "first.conf"))
+    dest = "dmtest:dmtest/%s" % tmp_path.name
+    base = dict(tool="rclone", datamover_partition_files=20, datamover_run_id="one-store")
+    run = playbook(_vars(src, dest, shared, datamover_rclone_config=first, **base))
+    assert run.rc == 0, run.stdout[-3000:]
+    with open(shared / "one-store" / "run.json") as handle:
+        recorded = json.load(handle)
+
+    with SeaweedS3(bucket="dmtest") as other:
+        second = other.write_rclone_config(str(tmp_path / "second.conf"))
+        run = playbook(_vars(src, dest, shared, datamover_rclone_config=second, **base),
+                       name="elsewhere")
+        assert run.rc != 0, run.stdout[-3000:]
+        assert "datamover_run_id 'one-store' wrote to another store" in run.stdout
+        assert "endpoint '%s' -> '%s'" % (s3.endpoint, other.endpoint) in run.stdout
+        listing = subprocess.run([rclone_binary(), "--config", second, "lsf", "-R", dest],
+                                 capture_output=True, text=True, check=False)
+        assert listing.stdout == ""  # nothing written to the other store
+    with open(shared / "one-store" / "run.json") as handle:
+        assert json.load(handle) == recorded  # nor to the run
+    assert recorded["store"] == {"type": "s3", "provider": "SeaweedFS", "endpoint": s3.endpoint,
+                                 "region": "", "namespace": "", "remote": "", "bucket": "dmtest"}
+
+    # the same store, the credentials from the environment instead of the file: resumes
+    third = tmp_path / "third.conf"
+    third.write_text("[dmtest]\ntype = s3\nprovider = SeaweedFS\nendpoint = %s\n" % s3.endpoint)
+    run = playbook(_vars(src, dest, shared, datamover_rclone_config=str(third), **base),
+                   name="same", envvars={"RCLONE_CONFIG_DMTEST_ACCESS_KEY_ID": ACCESS_KEY,
+                                         "RCLONE_CONFIG_DMTEST_SECRET_ACCESS_KEY": SECRET_KEY})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.report["verified"]["files"] == files

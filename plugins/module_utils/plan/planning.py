@@ -61,17 +61,57 @@ def run_secrets(params):
     return tool.split_secrets(params.get("destination"), params.get("tool_options"))
 
 
-def open_run(rundir, params):
+def resolved_store(meta, binary=None, config=None):
+    """What an rclone run's destination resolves to on this host (type, provider, endpoint,
+    region, namespace, bucket; never a credential), or None for a tool without remotes."""
+    if meta["tool"] != "rclone":
+        return None
+    from ansible_collections.datamover.fleet.plugins.module_utils.tools import find_binary
+    from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone_store import (
+        identity,
+        resolve_store,
+    )
+    return identity(resolve_store(find_binary("rclone", binary),
+                                  config or meta.get("rclone_config"),
+                                  meta["destination"], meta.get("tool_options")))
+
+
+def store_problems(rundir, meta, store):
+    """A resume whose rclone config resolves the destination to another store than the one
+    recorded when the run was created: its objects would be split across two stores, each
+    "verified". New credentials for the same store are fine (they are not part of it)."""
+    if store is None or not rundir.exists():
+        return []
+    from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone_store import (
+        store_changes,
+    )
+    recorded = rundir.load().get("store")
+    changes = store_changes(recorded, store) if recorded else []
+    if not changes:
+        return []
+    return ["datamover_run_id %r wrote to another store: with this rclone config (%s) the "
+            "destination %s resolves to %s. Resume with the config the run was created with, "
+            "or start a new datamover_run_id for this store"
+            % (rundir.run_id, meta.get("rclone_config") or "rclone's default config",
+               meta["destination"], "; ".join(changes))]
+
+
+def open_run(rundir, params, binary=None):
     """Create the run, or resume it: failed partitions are queued again and a STOP left by
-    an earlier execution is cleared. Returns (meta, created, requeued_failed)."""
+    an earlier execution is cleared. Returns (meta, created, requeued_failed). ``binary``:
+    this host's tool (datamover_tool_path), to resolve an rclone destination's store."""
     meta = run_meta(params)
     # Preflight refuses these before anything runs; checked again here because the modules
     # can be called without the play.
     problems = check_tool_options(meta["tool"], meta.get("tool_options")) + check_overlaps(
         meta["source"], meta["destination"], meta["tool"], rundir.shared_dir) \
         + check_excludes(meta.get("excludes")) + source_link_problem(meta["source"])
+    store = resolved_store(meta, binary) if not problems else None
+    problems += store_problems(rundir, meta, store)
     if problems:
         raise PlanError(" | ".join(problems))
+    if store is not None:
+        meta["store"] = store  # recorded when the run is created (or by its first resume)
     try:
         source_now = root_identity(meta["source"])  # before anything is written
     except SourceGone as exc:

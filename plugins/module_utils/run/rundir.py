@@ -6,7 +6,10 @@
 This module owns the layout: no other file names a file of it. Layout (all under
 ``<shared_dir>/<run_id>/``)::
 
-    run.json                 what the run moves and how (identity keys immutable)
+    run.json                 what the run moves and how (identity keys immutable); "store":
+                             what an rclone destination resolved to when the run was created
+                             (type, provider, endpoint, region, namespace, bucket; never a
+                             credential): a resume must resolve to the same
     plan.json                written when the crawl has finished: totals, crawl errors
     plan.failed              written when the crawl failed: waiting workers stop
     STOP                     asks every worker to stop after its current partitions
@@ -273,6 +276,9 @@ class RunDir:
                 raise RunDirError(problems[0])
             old = self.load()
             changed = {k: meta[k] for k in MUTABLE_KEYS if k in meta and old.get(k) != meta[k]}
+            if meta.get("store") and not old.get("store"):  # a run created before it was kept
+                old["store"] = meta["store"]
+                atomic_write_json(self.p("run.json"), old)
             if changed:
                 old = dict(old, **changed)
                 old.setdefault("changes", []).append(dict(

@@ -840,7 +840,8 @@ def plan_and_work(rundir, host, plan_params, opened=None, **worker_kwargs):
     data as soon as the first partition is published, and the play saves a task. ``opened``
     is open_run's (meta, created, requeued) when the caller already opened the run.
     """
-    meta, created, requeued = opened or open_run(rundir, plan_params)
+    meta, created, requeued = opened or open_run(rundir, plan_params,
+                                                 binary=worker_kwargs.get("binary"))
     outcome = {}
 
     def planner():
