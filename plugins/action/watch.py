@@ -54,6 +54,7 @@ class SshWatch(WatchLoop):
         self.first_wait = self.short_wait = 0.1 if self.local else 0.5
         self.rundir = RunDir(args["shared_dir"], args["run_id"])
         self.beat_at = self.job_checked = self.complete_seen = 0.0
+        self.existed = False  # the run directory was seen during this watch
 
     def max_wait(self):
         return min(self.args["interval"], 0.25) if self.local else self.args["interval"]
@@ -62,9 +63,14 @@ class SshWatch(WatchLoop):
         self.heartbeat()
         st = self._status()
         if st.get("failed"):
+            if self.existed and self.local and not self.rundir.exists():
+                raise AnsibleActionFail(run_dir_gone(self.rundir.path))
             raise AnsibleActionFail("cannot read run status: %s" % st.get("msg"))
         if st["exists"]:
+            self.existed = True
             return st
+        if self.existed:
+            raise AnsibleActionFail(run_dir_gone(self.rundir.path))
         # The planning worker creates the run: give it a moment, unless it died.
         if time.time() - self.job_checked > 2:
             self.check_job(None)
@@ -166,3 +172,13 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         loop = SshWatch(self, validated(self._task.args, ARGS), task_vars)
         return loop.finish(result, loop.watch())
+
+
+def run_dir_gone(path):
+    """The run directory vanished while the run went on: say so, and what to do."""
+    return ("the run directory %s disappeared during the run (deleted, or the shared file system "
+            "unmounted or failed over on this host): the workers cannot record anything and stop. "
+            "If the file system comes back, re-run the play with the same datamover_run_id to "
+            "resume; if the directory was deleted, its plan and results are gone: start again "
+            "with a new datamover_run_id (what was copied is at the destination, unverified)"
+            % path)

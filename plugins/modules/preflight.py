@@ -95,6 +95,11 @@ options:
     type: list
     elements: str
     default: []
+  since:
+    description:
+      - The run's C(datamover_since); a new run refuses one that is not an earlier run of the
+        same migration (same source, destination and tool, with a complete plan).
+    type: str
   excludes:
     description:
       - The run's C(datamover_excludes); a pattern that matches every name is refused (nothing
@@ -171,6 +176,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan import prefli
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded, hide_in_module
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import since_problems
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import (
     resolved_store,
     run_meta,
@@ -205,6 +211,8 @@ def _prepare(p):
         rundir = RunDir(p["shared_dir"], p["run_id"])
         resume = rundir.exists()
         problems += rundir.identity_problems(run_meta(p))
+        if not problems and not resume:
+            problems += since_problems(rundir, run_meta(p))
     except RunDirError as exc:
         problems.append(str(exc))
     if problems:
@@ -224,7 +232,10 @@ def _check(p):
     reported together."""
     problems = _refusals(p)
     try:
-        problems += RunDir(p["shared_dir"], p["run_id"]).identity_problems(run_meta(p))
+        rundir = RunDir(p["shared_dir"], p["run_id"])
+        problems += rundir.identity_problems(run_meta(p))
+        if not problems and not rundir.exists():
+            problems += since_problems(rundir, run_meta(p))
     except RunDirError as exc:
         problems.append(str(exc))
     problems += pf.check_source(p["source"])
@@ -283,6 +294,7 @@ def main():
             tool_options=dict(type="list", elements="str", default=[]),
             tunables=dict(type="dict", default={}),
             excludes=dict(type="list", elements="str", default=[]),
+            since=dict(type="str"),
         ),
         required_if=[("stage", "prepare", ("source", "destination", "tool")),
                      ("stage", "check", ("source", "destination", "tool"))],

@@ -79,7 +79,7 @@ def _preflight_args(v):
         partition_files=int(num("partition_files")),
         partition_bytes=int(num("partition_bytes")), engine=v["datamover_partition_engine"],
         audit=bool(v["datamover_audit"]),
-        excludes=v["datamover_excludes"],
+        excludes=v["datamover_excludes"], since=v.get("datamover_since") or None,
         tunables={k: num(k) for k in ("slots", "partition_files", "partition_bytes",
                                       "transfers", "crawl_threads", "retries", "backoff",
                                       "lease_seconds", "watch_interval", "timeout",
@@ -114,7 +114,8 @@ def test_bad_input(tmp_path, request, row_vars, message, written, checks):
     if any("(S3)" in c for c in checks):
         s3 = request.getfixturevalue("s3")
         variables["datamover_rclone_config"] = s3.write_rclone_config(str(tmp_path / "rc.conf"))
-    if variables.get("datamover_run_id") == "taken":  # a run of another migration
+    if "taken" in (variables.get("datamover_run_id"), variables.get("datamover_since")):
+        # a run of another migration
         new_run(places["shared"], "taken", places["src"], str(area / "elsewhere"))
     if variables.get("datamover_run_id") in ("migrated", "audited"):  # this migration's runs
         new_run(places["shared"], variables["datamover_run_id"], places["src"], places["dst"],

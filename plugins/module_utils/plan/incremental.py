@@ -22,7 +22,7 @@ import time
 
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import MARKER_KINDS, Entry
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl_split import split_crawl
-from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError, RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
     identity_problem,
 )
@@ -36,7 +36,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate impor
 from ansible_collections.datamover.fleet.plugins.module_utils.work.mirror import apply_mirror, mirror_refusals
 
 __all__ = ["Diff", "ManifestOrderError", "PlanError", "dir_groups", "dir_key", "plan_incremental",
-           "plan_since", "previous_run"]
+           "plan_since", "previous_run", "since_problems"]
 
 SAMPLES = 50
 RENAME_CANDIDATES = 10000  # directories kept for rename detection (a signature each)
@@ -433,8 +433,21 @@ class Previous:
         return iter_records([path])
 
 
-def previous_run(rundir, meta):
-    """Open and check the run named by ``since``; raise PlanError saying what to do."""
+def since_problems(rundir, meta):
+    """Why ``datamover_since`` cannot be followed, as sentences (empty: it can, or there is no
+    since): preflight and open_run refuse with them before anything is written, so a refused
+    incremental run leaves no run directory behind to poison its run id."""
+    if not meta.get("since"):
+        return []
+    try:
+        _previous_dir(rundir, meta)
+    except (PlanError, RunDirError) as exc:
+        return [str(exc)]
+    return []
+
+
+def _previous_dir(rundir, meta):
+    """(prev RunDir, its run.json, its plan) after the checks that read no manifest."""
     since = meta.get("since")
     if since == rundir.run_id:
         raise PlanError("datamover_since names this run itself (%s): give the id of the run "
@@ -465,6 +478,13 @@ def previous_run(rundir, meta):
         raise PlanError("datamover_since=%s: its manifest %s is missing, so what it moved is "
                         "unknown: follow another run, or start over with a full run"
                         % (since, missing[0]))
+    return prev, old, plan
+
+
+def previous_run(rundir, meta):
+    """Open and check the run named by ``since``; raise PlanError saying what to do."""
+    since = meta.get("since")
+    prev, old, plan = _previous_dir(rundir, meta)
     _same_source(rundir, prev, meta, plan)
     done = set(RunState(prev).ids("done"))
     not_done = [i for i in range(1, int(plan.get("parts") or 0) + 1) if i not in done]

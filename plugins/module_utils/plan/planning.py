@@ -106,6 +106,11 @@ def open_run(rundir, params, binary=None):
     problems = check_tool_options(meta["tool"], meta.get("tool_options")) + check_overlaps(
         meta["source"], meta["destination"], meta["tool"], rundir.shared_dir) \
         + check_excludes(meta.get("excludes")) + source_link_problem(meta["source"])
+    if not problems and not rundir.exists():  # a resume was checked when it was created
+        from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import (
+            since_problems,
+        )
+        problems += since_problems(rundir, meta)
     store = resolved_store(meta, binary) if not problems else None
     problems += store_problems(rundir, meta, store)
     if problems:

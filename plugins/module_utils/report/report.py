@@ -143,6 +143,7 @@ def build_report(rundir, started=None, records=None):
         "unrepresentable": {"count": notes["unrepresentable"][0],
                             "samples": notes["unrepresentable"][1]},
         "skipped": {"count": notes["skipped"][0], "samples": notes["skipped"][1]},
+        "stopped": _stopped(rundir.stop_record()),  # a STOP file ended this execution
         "incremental": plan.get("incremental"),  # datamover_since: the diff and the mirror
         "multipart_uploads": _uploads(rundir.read_uploads()),
         "settings": {k: meta.get(k) for k in SETTINGS if k in meta},
@@ -205,6 +206,13 @@ class _When:
 
 def _iso(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _stopped(record):
+    if not record:
+        return None
+    return {"reason": record.get("reason"), "path": record.get("path"),
+            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["time"]))}
 
 
 def _uploads(record):
@@ -325,7 +333,7 @@ def summary_lines(report):
         "partitions %d/%d done, %d failed" % (
             report["partitions"]["done"], report["partitions"]["total"],
             report["partitions"]["failed"]),
-    ] + _checked_lines(report) + _source_line(report) + _extra_lines(report.get("audit_extra")) + _not_copied_line(report) + _catch_up_lines(report) \
+    ] + _stopped_lines(report) + _checked_lines(report) + _source_line(report) + _extra_lines(report.get("audit_extra")) + _not_copied_line(report) + _catch_up_lines(report) \
         + _incremental_lines(report.get("incremental")) \
         + _uploads_lines(report.get("multipart_uploads"))
 
@@ -374,6 +382,17 @@ def _content_words(ver):
     if now["content_fallback"]:
         words += ", %d of them read back: no usable hash in the listing" % now["content_fallback"]
     return words
+
+
+def _stopped_lines(report):
+    """A run ended by a STOP file says so first: its unsettled partitions are not failures."""
+    stop = report.get("stopped")
+    if not stop:
+        return []
+    parts = report["partitions"]
+    return ["STOPPED by the STOP file %s (%s, %s): %d partitions not attempted or not finished; "
+            "re-run with the same datamover_run_id to resume (the STOP file is then cleared)"
+            % (stop["path"], stop["reason"], stop["time_utc"], parts["todo"] + parts["claimed"])]
 
 
 def _uploads_lines(up):

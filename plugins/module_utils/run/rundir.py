@@ -460,6 +460,28 @@ class RunDir:
     def stop_requested(self):
         return os.path.exists(self.p("STOP"))
 
+    def stop_record(self):
+        """{"reason", "time"} of the STOP file (a bare ``touch`` has neither), or None."""
+        try:
+            with open(self.p("STOP"), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        try:
+            record = json.loads(data.decode("utf-8")) if data.strip() else {}
+        except ValueError:
+            record = {}
+        if not isinstance(record, dict):
+            record = {}
+        if not record.get("time"):
+            try:
+                record["time"] = os.stat(self.p("STOP")).st_mtime
+            except FileNotFoundError:
+                return None
+        record.setdefault("reason", "a STOP file was placed in the run directory")
+        record["path"] = self.p("STOP")
+        return record
+
     def request_stop(self, reason="stop requested"):
         atomic_write_json(self.p("STOP"), {"reason": reason, "time": time.time()})
 

@@ -125,6 +125,13 @@ def remote_name(destination):
     return destination.split(":", 1)[0]
 
 
+# Preflight's requests (the bucket's stat, the probe) fail fast: an endpoint that refuses or
+# does not answer is reported in seconds, naming it, not after rclone's 10 low-level retries
+# and 3 retries with backoff (measured: 3 min 42 s for a wrong port). Transfers keep rclone's
+# patient defaults.
+PREFLIGHT_FLAGS = ("--low-level-retries", "2", "--retries", "1", "--contimeout", "8s",
+                   "--timeout", "15s")
+
 # Our own listing verifies every object (name and size), so rclone's per-object integrity HEAD
 # after each PUT is a second request per object for nothing (measured: it doubles the requests
 # of small files). The bucket must already exist (preflight says how to create it), so rclone
@@ -276,7 +283,7 @@ class RcloneTool(TransferTool):
         if config and not os.path.isfile(config):
             return ["rclone config %s does not exist on this host (datamover_rclone_config)"
                     % config]
-        base = [binary] + (["--config", config] if config else [])
+        base = [binary] + (["--config", config] if config else []) + list(PREFLIGHT_FLAGS)
         remote = remote_name(destination)
         if probe == "only":
             return cls._probe(base, destination)
@@ -288,30 +295,31 @@ class RcloneTool(TransferTool):
                         "the rclone config (roles/rclone) or point datamover_rclone_config at "
                         "the right file" % (remote, ", ".join(remotes) or "none")]
         spec, path = split_remote(destination)
-        rewrites = cls.rewrite_problems(destination, binary, config, options)
+        store = resolve_store(binary, config, destination, options)
+        rewrites = cls.rewrite_problems(destination, binary, store)
         if rewrites:
             return rewrites
         bucket = path.strip("/").split("/", 1)[0]
-        if bucket:
-            # Read-only, and before the probe: rclone's upload would create a missing bucket,
-            # and creating one (where, with which policies) is the user's decision.
-            rc, _out, err = run_quiet(base + ["lsjson", "--stat", spec + bucket])
-            if rc == 3:  # rclone's "directory not found"
-                return ["destination %s: the bucket %r does not exist (datamover does not create "
-                        "buckets). Create it first, e.g. rclone mkdir %s (or oci os bucket create "
-                        "--name %s for OCI Object Storage), then run again"
-                        % (redact(destination), bucket, redact(spec + bucket), bucket)]
-            if rc != 0:
-                return ["destination %s is not reachable: rclone lsjson --stat of its bucket "
-                        "failed (%s)" % (redact(destination), last_line(err))]
+        where = " (endpoint %s)" % store["endpoint"] if store.get("endpoint") else ""
+        # Read-only, and before the probe: rclone's upload would create a missing bucket,
+        # and creating one (where, with which policies) is the user's decision.
+        rc, _out, err = run_quiet(base + ["lsjson", "--stat", spec + bucket])
+        if rc == 3:  # rclone's "directory not found"
+            return ["destination %s: the bucket %r does not exist%s (datamover does not create "
+                    "buckets). Create it first, e.g. rclone mkdir %s (or oci os bucket create "
+                    "--name %s for OCI Object Storage), then run again"
+                    % (redact(destination), bucket, where, redact(spec + bucket), bucket)]
+        if rc != 0:
+            return ["destination %s is not reachable%s: rclone lsjson --stat of its bucket "
+                    "failed (%s). Check the endpoint and its port in the rclone config"
+                    % (redact(destination), where, last_line(err))]
         return cls._probe(base, destination) if probe else []
 
     @staticmethod
-    def rewrite_problems(destination, binary, config=None, options=()):
+    def rewrite_problems(destination, binary, store):
         """The parts of the destination the store would hold under another name (objects would
         land elsewhere and verification would blame the wrong cause): refused, saying what
-        each part would become (rclone_store.prefix_rewrites)."""
-        store = resolve_store(binary, config, destination, options)
+        each part would become (rclone_store.prefix_rewrites). ``store``: resolve_store's."""
         flags = backend_encoding(binary, store)
         problems = prefix_rewrites(split_remote(destination)[1], flags)
         if not problems:
