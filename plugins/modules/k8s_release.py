@@ -12,6 +12,8 @@ description:
   - Writes the run's guard release marker so that M(datamover.fleet.k8s_guard) exits without deleting anything (the play's
     C(always) section has deleted the objects itself, or keeps them for debugging).
   - Removes the preflight canary of O(nonce) from the shared directory.
+  - Removes the run's credentials file (C(private/secrets.json), credentials taken out of the
+    destination or tool options): they do not outlive the run on the shared file system.
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
@@ -49,6 +51,9 @@ def main():
     Guard(RunDir(p["shared_dir"], p["run_id"])).release()
     if p["nonce"]:
         remove_canary(p["shared_dir"], p["nonce"])
+    # the run's end: credentials taken from the destination do not outlive it (the pods that
+    # needed them are gone; a resume writes them again from the user's input)
+    RunDir(p["shared_dir"], p["run_id"]).remove_secrets()
     module.exit_json(changed=True, released=True)
 
 

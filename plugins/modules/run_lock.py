@@ -22,9 +22,11 @@ extends_documentation_fragment:
   - datamover.fleet.run
 options:
   state:
-    description: C(held) takes the lock; C(released) removes it when O(nonce) holds it;
-      C(beat) touches it when O(nonce) holds it (the heartbeat M(datamover.fleet.watch) keeps
-      while it watches; RV(held) says whether it still does).
+    description:
+      - C(held) takes the lock; C(released) removes it when O(nonce) holds it, and with it the
+        run's credentials file (C(private/secrets.json)), so that they do not outlive the play;
+        C(beat) touches it when O(nonce) holds it (the heartbeat M(datamover.fleet.watch) keeps
+        while it watches; RV(held) says whether it still does).
     type: str
     choices: [held, released, beat]
     default: held

@@ -71,7 +71,8 @@ def test_a_secret_in_the_destination_and_options_is_never_written(tmp_path, play
     assert [a for a in sampler.seen if needle in a] == []
     run_dir = str(shared / "secret")
     assert _files_holding(run_dir, needle, skip=("/private/",)) == []
-    assert os.stat(os.path.join(run_dir, "private", "secrets.json")).st_mode & 0o077 == 0
+    # the credentials did not outlive the run on the shared file system
+    assert not os.path.exists(os.path.join(run_dir, "private", "secrets.json"))
     # ansible-runner's events and artifacts (its env/ holds the extra vars we gave it)
     assert _files_holding(str(tmp_path / "runner"), needle, skip=("/runner/env/",)) == []
     new_async = set(os.listdir(async_dir)) - before if os.path.isdir(async_dir) else set()
@@ -87,3 +88,41 @@ def _files_holding_file(path, needle):
             return needle in handle.read()
     except OSError:
         return False
+
+
+def test_credentials_are_removed_after_a_stopped_run_and_given_again_on_resume(tmp_path,
+                                                                              playbook, s3):
+    """A run ended by STOP (a failure) leaves no credentials behind; its resume gets them again
+    from the user's input, on every worker, and removes them at its end."""
+    src, shared = tmp_path / "src", tmp_path / "shared"
+    files, _nbytes = sample_tree(str(src), files=200, big_files=2, big_mib=1)
+    dest = (":s3,provider=SeaweedFS,endpoint='%s',access_key_id=%s,secret_access_key=%s:dmtest/%s"
+            % (s3.endpoint, ACCESS_KEY, SECRET_KEY, tmp_path.name))
+    run_dir = shared / "stopped"
+    secrets = run_dir / "private" / "secrets.json"
+    seen = []
+
+    def stop_once_a_partition_is_done():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if secrets.exists() and not seen:
+                seen.append(os.stat(secrets).st_mode & 0o777)
+            done = run_dir / "state" / "done"
+            if done.is_dir() and any(done.iterdir()):
+                (run_dir / "STOP").touch()
+                return
+            time.sleep(0.02)
+
+    stopper = threading.Thread(target=stop_once_a_partition_is_done, daemon=True)
+    stopper.start()
+    base = _vars(src, dest, shared, tool="rclone", datamover_run_id="stopped",
+                 datamover_partition_files=20, datamover_slots=1, datamover_transfers=1)
+    run = playbook(dict(base, datamover_tool_options=["--bwlimit=200k"]))
+    stopper.join()
+    assert run.rc != 0 and "STOPPED by the STOP file" in run.stdout, run.stdout[-3000:]
+    assert seen == [0o600]  # there while the run went on, for the run's user only
+    assert not secrets.exists()
+    run = playbook(base, name="resume")
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.report["verified"]["files"] == files
+    assert not secrets.exists()

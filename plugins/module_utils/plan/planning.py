@@ -117,6 +117,9 @@ def open_run(rundir, params, binary=None):
         raise PlanError(" | ".join(problems))
     if store is not None:
         meta["store"] = store  # recorded when the run is created (or by its first resume)
+    env = run_secrets(params)[2]
+    # which credentials the workers wait for (names only): the file goes at each execution's end
+    meta["secret_names"] = sorted(env)
     try:
         source_now = root_identity(meta["source"])  # before anything is written
     except SourceGone as exc:
@@ -134,7 +137,6 @@ def open_run(rundir, params, binary=None):
                         "%r): use a new datamover_run_id, or repeat datamover_since=%s to resume "
                         "it" % (rundir.run_id, meta.get("since"), params.get("since"),
                                 meta.get("since") or "''"))
-    env = run_secrets(params)[2]
     if env:
         rundir.write_secrets(env)
     requeued = [] if created else RunState(rundir).requeue_failed()

@@ -122,8 +122,9 @@ def heartbeat(rundir, nonce):
 
 
 def release(rundir, nonce):
-    """Remove the lock if ``nonce`` holds it; then the run directory too when the lock was all
-    it held (a run refused before it was created). Returns whether the lock was removed."""
+    """Remove the lock if ``nonce`` holds it, and the credentials of this execution
+    (private/secrets.json); then the run directory too when the lock was all it held (a run
+    refused before it was created). Returns whether the lock was removed."""
     current, _age = read_holder(rundir)
     if not current or current.get("nonce") != nonce:
         return False
@@ -131,6 +132,7 @@ def release(rundir, nonce):
         os.unlink(rundir.controller_lock_path())
     except FileNotFoundError:
         return False
+    rundir.remove_secrets()  # the play's end: credentials do not outlive it
     if not rundir.exists():
         try:
             os.rmdir(rundir.path)
