@@ -115,3 +115,49 @@ def test_a_resume_whose_config_reaches_another_store_is_refused(tmp_path, playbo
                                          "RCLONE_CONFIG_DMTEST_SECRET_ACCESS_KEY": SECRET_KEY})
     assert run.rc == 0, run.stdout[-3000:]
     assert run.report["verified"]["files"] == files
+
+
+def test_special_files_are_named_in_not_copied_jsonl(tmp_path, playbook):
+    import socket
+    import stat
+    src, dst, shared = tmp_path / "src", tmp_path / "dst", tmp_path / "shared"
+    files, _nbytes = sample_tree(str(src / "data"), files=20, big_files=0)
+    os.mkfifo(str(src / "data" / "a-fifo"))
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(src / "a-socket"))
+    try:
+        run = playbook(_vars(src, dst, shared, datamover_run_id="specials"))
+    finally:
+        sock.close()
+    assert run.rc == 0, run.stdout[-3000:]  # nothing to copy is not a miss
+    rep = run.report
+    assert rep["not_copied"]["count"] == 2 and rep["verified"]["files"] == files
+    with open(rep["files_not_copied"]["list"]) as handle:
+        listed = sorted((r["path"], r["reason"], r["class"]) for r in map(json.loads, handle))
+    why = "special file (device, fifo or socket) not copied"
+    assert listed == [("a-socket", why, None), ("data/a-fifo", why, None)]
+    assert rep["files_not_copied"]["count"] == 2
+    assert not (dst / "data" / "a-fifo").exists() and stat.S_ISFIFO(
+        os.lstat(str(src / "data" / "a-fifo")).st_mode)
+
+
+def test_rsync_writes_holes_as_zeros_unless_sparse_is_given(tmp_path, playbook):
+    """docs/metadata.md, "Sparse files": what we do, measured by st_blocks."""
+    src, shared = tmp_path / "src", tmp_path / "shared"
+    src.mkdir()
+    with open(src / "image.raw", "wb") as handle:
+        handle.truncate(16 << 20)  # 16 MiB of hole
+        handle.write(b"start")
+    held = os.stat(src / "image.raw").st_blocks * 512
+    assert held < (1 << 20)  # the source is sparse here
+    for name, options in (("dense", []), ("sparse", ["--sparse"])):
+        dst = tmp_path / name
+        run = playbook(_vars(src, dst, shared, datamover_run_id=name,
+                             datamover_tool_options=options), name=name)
+        assert run.rc == 0, run.stdout[-3000:]
+        st = os.stat(dst / "image.raw")
+        assert st.st_size == 16 << 20
+        if options:
+            assert st.st_blocks * 512 < (1 << 20)
+        else:
+            assert st.st_blocks * 512 >= 16 << 20

@@ -92,3 +92,26 @@ def test_an_unreadable_directory_fails_the_run_unless_tolerated(tmp_path):
     assert rep["status"] == "succeeded" and rep["crawl_errors"]["count"] == 1
     assert "locked" in rep["crawl_errors"]["samples"][0][0]
     assert "NOT COPIED" in proc.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to make a file unreadable")
+def test_an_unreadable_file_run_counts_what_was_copied(tmp_path):
+    """One file copied and verified beside one the workers cannot read: the totals say 1 file,
+    not 0 (issue 25, point 9)."""
+    import json
+    src, dst, shared = tmp_path / "src", tmp_path / "dst", tmp_path / "shared"
+    src.mkdir()
+    (src / "ok.txt").write_text("readable")
+    locked = src / "locked.txt"
+    locked.write_text("not for this user")
+    os.chown(str(locked), 65534, 65534)
+    os.chmod(str(locked), 0o600)
+    proc = _playbook_without_dac_override(
+        tmp_path, _vars(src, dst, shared, datamover_run_id="one-of-two"), "one-of-two")
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    with open(shared / "one-of-two" / "report.json") as handle:
+        rep = json.load(handle)
+    assert rep["verified"]["files"] == 1 and rep["files"] == 1 and rep["bytes"] == 8
+    assert "files 1, 8 B" in proc.stdout
+    assert (dst / "ok.txt").read_text() == "readable"

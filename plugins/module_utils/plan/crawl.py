@@ -220,8 +220,11 @@ class Crawl:
     MAX_KEPT = 1000
 
     def __init__(self, root, excludes=(), threads=8, lookahead=32, sort_limit=100000,
-                 slow_entry_us=20.0, attrs=False, roots=None, split=None):
+                 slow_entry_us=20.0, attrs=False, roots=None, split=None, on_skipped=None):
         self.root = os.fsencode(root).rstrip(b"/") or b"/"
+        # on_skipped: called with every batch of (relpath, reason) not copied (special files),
+        # uncapped, so the run can name each one (RunDir.special_path)
+        self.on_skipped = on_skipped
         self.excludes = list(excludes or [])
         self.attrs = attrs
         # roots: walk only these subdirectories (relpaths, in crawl order), not the root.
@@ -261,6 +264,8 @@ class Crawl:
     def note(self, kind, items, count):
         """Count ``count`` errors, skipped or excluded entries, keeping the first MAX_KEPT."""
         setattr(self, kind + "_count", getattr(self, kind + "_count") + count)
+        if kind == "skipped" and self.on_skipped is not None:
+            self.on_skipped(items)
         kept = getattr(self, kind)
         kept.extend(items[: max(0, self.MAX_KEPT - len(kept))])
 

@@ -275,9 +275,16 @@ def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, at
     byte (incremental.Diff) instead of entry by entry."""
     started = time.time()
     writer = PartWriter(rundir, max_files, max_bytes, fleet_slots, root_dev=root_dev(source))
-    crawl = Crawl(source, excludes=excludes, threads=threads, attrs=attrs)
-    for scan in crawl.scans():
-        writer.add_scan(scan)
+    special = rundir.stream_writer(rundir.special_path())
+    crawl = Crawl(source, excludes=excludes, threads=threads, attrs=attrs,
+                  on_skipped=lambda items: special.write(b"".join(p + b"\0" for p, _ in items)))
+    try:
+        for scan in crawl.scans():
+            writer.add_scan(scan)
+    except BaseException:
+        special.abort()
+        raise
+    special.commit()
     writer.close()
     extra = dict(crawl.excluded_summary(), **({"attrs": True} if attrs else {}))
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,

@@ -18,7 +18,9 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.records import
     PartResult,
     path_record,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import SPECIAL
 from ansible_collections.datamover.fleet.plugins.module_utils.report.report_html import render_html
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import iter_records
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 
 SAMPLES = 50
@@ -79,6 +81,10 @@ def build_report(rundir, started=None, records=None):
                                               if a.failure_class}),
                            "logs": [os.path.join(rundir.path, a.log)
                                     for a in res.attempts if a.log]})
+            # what a failed partition verified is at the destination: counted as moved, so
+            # the totals never say "files 0" beside "verified 1 files"
+            files += ver.get("files", 0)
+            nbytes += ver.get("bytes", 0)
             continue
         host = per_host.setdefault(res.host, {"partitions": 0, "files": 0, "bytes": 0})
         host["partitions"] += 1
@@ -94,6 +100,7 @@ def build_report(rundir, started=None, records=None):
     for part in state.ids("todo") + state.ids("claimed"):
         lost.add_manifest(rundir, part, "not attempted: the run ended before this partition "
                           "was settled", None, None)
+    lost.add_special(rundir, plan)
     begin = started if started else first_start
     seconds = round(max(0.0, (last_finish or time.time()) - begin), 3) if begin else 0.0
     # Anything not copied fails the run, unless the user said which problems to tolerate.
@@ -276,6 +283,17 @@ class _NotCopied:
     def add_result(self, part, res):
         for rec in res.not_copied:
             self.add(dict(rec, partition=part))
+
+    def add_special(self, rundir, plan):
+        """The special files the crawl left out (not a failure: there is nothing to copy),
+        every one from the run's list, else (fpart, runs planned before it existed) the
+        plan's samples."""
+        if os.path.exists(rundir.special_path()):
+            paths = iter_records([rundir.special_path()])
+        else:
+            paths = (os.fsencode(p) for p, _why in plan.get("skipped_samples") or [])
+        for rel in paths:
+            self.add(path_record(rel, SPECIAL, None, None))
 
     def add_manifest(self, rundir, part, reason, cls, attempt, exclude=()):
         """Every file of a partition not already listed; returns how many were added."""

@@ -29,6 +29,7 @@ This module owns the layout: no other file names a file of it. Layout (all under
                              crawl order, parts/ holding only what changed; rsync's records add
                              b" <mode> <uid> <gid>" to the head. A full run's parts/ are its
                              complete manifest already.
+    special.list             the special files (devices, FIFOs, sockets) the crawl left out
     deletions.manifest       incremental runs: the previous run's records of entries gone from
                              the source (what a mirror deletes), in crawl order
     state/{todo,claimed,done,failed}/   see runstate.py (the state machine)
@@ -381,6 +382,11 @@ class RunDir:
 
     def deletions_path(self):
         return self.p("deletions.manifest")
+
+    def special_path(self):
+        """Every special file the crawl left out (NUL-terminated paths): not-copied.jsonl
+        names each one, however many (plan.json keeps a sample)."""
+        return self.p("special.list")
 
     def complete_manifest_files(self):
         """The files that together describe the whole source as this run crawled it, in crawl
