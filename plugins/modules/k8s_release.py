@@ -13,7 +13,7 @@ description:
     C(always) section has deleted the objects itself, or keeps them for debugging).
   - Removes the preflight canary of O(nonce) from the shared directory.
   - Removes the run's credentials file (C(private/secrets.json), credentials taken out of the
-    destination or tool options): they do not outlive the run on the shared file system.
+    destination or tool options), so that they do not outlive the run on the shared file system.
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run

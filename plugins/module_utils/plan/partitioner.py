@@ -277,7 +277,7 @@ def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, at
     writer = PartWriter(rundir, max_files, max_bytes, fleet_slots, root_dev=root_dev(source))
     special = rundir.stream_writer(rundir.special_path())
     crawl = Crawl(source, excludes=excludes, threads=threads, attrs=attrs,
-                  on_skipped=lambda items: special.write(b"".join(p + b"\0" for p, _ in items)))
+                  on_skipped=lambda items: special.write(b"".join(i[0] + b"\0" for i in items)))
     try:
         for scan in crawl.scans():
             writer.add_scan(scan)
