@@ -118,8 +118,9 @@ def open_run(rundir, params, binary=None):
     if store is not None:
         meta["store"] = store  # recorded when the run is created (or by its first resume)
     env = run_secrets(params)[2]
-    # which credentials the workers wait for (names only): the file goes at each execution's end
-    meta["secret_names"] = sorted(env)
+    # how many credentials the workers wait for (a count, nothing of them): the file goes at
+    # each execution's end and the next one writes it again
+    meta["secrets"] = len(env)
     try:
         source_now = root_identity(meta["source"])  # before anything is written
     except SourceGone as exc:

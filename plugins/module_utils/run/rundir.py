@@ -43,7 +43,7 @@ This module owns the layout: no other file names a file of it. Layout (all under
     private/secrets.json     credentials taken out of the destination and tool options (0600):
                              the workers give them to the tool as environment variables.
                              Written by each execution, removed at its end (controller lock
-                             release, k8s_release); run.json's secret_names says which to expect
+                             release, k8s_release); run.json's "secrets" says how many to expect
     report.json, report.md, report.html
     not-copied.jsonl         every source file not at the destination, one JSON record a line
     audit-extra.json, extra-at-destination.jsonl, audit-extra.claimed
@@ -90,7 +90,7 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
 # more deletions after reading the list it refused).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
-                "max_delete_share", "tolerate", "multipart", "secret_names")
+                "max_delete_share", "tolerate", "multipart", "secrets")
 CANARY_PREFIX = ".datamover-canary-"
 # run_dir_access -> (mode of the run's directories, umask it implies). File names are often
 # sensitive: private by default; "group" lets an operator team (the directory's group) read.
@@ -510,14 +510,14 @@ class RunDir:
     def read_secrets(self):
         return read_json(self.p("private", "secrets.json")) or {}
 
-    def wait_secrets(self, names, timeout):
-        """The credentials, once the file holds every one of ``names`` (run.json's
-        secret_names): a worker that starts beside the host opening the run waits for it to
-        write them (they are removed at the end of every execution). {} after ``timeout``."""
+    def wait_secrets(self, count, timeout):
+        """The credentials, once the file holds ``count`` of them (run.json's "secrets"): a
+        worker that starts beside the host opening the run waits for it to write them (they
+        are removed at the end of every execution). What there is after ``timeout``."""
         deadline = time.time() + float(timeout or 0)
         while True:
             env = self.read_secrets()
-            if set(names or ()) <= set(env) or time.time() >= deadline:
+            if len(env) >= int(count or 0) or time.time() >= deadline:
                 return env
             time.sleep(0.1)
 

@@ -100,7 +100,7 @@ class Worker:
             time.sleep(0.1)
         self.meta = rundir.load()
         # credentials reach the tool through its environment, never its arguments
-        os.environ.update(rundir.wait_secrets(self.meta.get("secret_names"), run_wait))
+        os.environ.update(rundir.wait_secrets(self.meta.get("secrets") or 0, run_wait))
         self.tool = make_tool(self.meta, binary=binary, config=rclone_config)
         self.guard = SourceGuard(rundir, self.meta["source"])
         # datamover_audit: compare each partition with the destination, move nothing, write
