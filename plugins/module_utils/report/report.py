@@ -103,18 +103,7 @@ def build_report(rundir, started=None, records=None):
     lost.add_special(rundir, plan)
     begin = started if started else first_start
     seconds = round(max(0.0, (last_finish or time.time()) - begin), 3) if begin else 0.0
-    # Anything not copied fails the run, unless the user said which problems to tolerate.
-    # A file changed in the source during the run is not the planned version: not copied as
-    # planned, so it fails the run too unless tolerated (an incremental pass moves it).
-    # A name the destination cannot hold is a miss like any other (class unrepresentable).
-    untolerated = {"unreadable": plan.get("crawl_errors", 0), "changed": notes["changed"][0],
-                   "unrepresentable": notes["unrepresentable"][0]}
-    for key in meta.get("tolerate") or []:
-        untolerated.pop(key, None)
-    # A plan whose every entry was excluded moved nothing the user meant to move: a mistake
-    # in datamover_excludes, never a success (and not tolerable).
-    untolerated["excluded_everything"] = plan.get("excluded", 0) if plan and not (
-        plan.get("files") or plan.get("crawl_errors") or plan.get("skipped")) else 0
+    untolerated = _untolerated(plan, meta, notes)
     extra = _audit_extra(rundir, meta, counts["done"] + counts["failed"] == total)
     ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0 \
         and not any(untolerated.values()) and not (extra and (extra.get("count") or
@@ -213,6 +202,22 @@ class _When:
 
 def _iso(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _untolerated(plan, meta, notes):
+    """{class: count} of the misses that fail the run: anything not copied fails it, unless
+    the user said which classes to tolerate (datamover_tolerate). A file changed in the source
+    during the run is not the planned version, and a name the destination cannot hold is a
+    miss like any other (class unrepresentable). A plan whose every entry was excluded moved
+    nothing the user meant to move: a mistake in datamover_excludes, never a success (and
+    not tolerable)."""
+    untolerated = {"unreadable": plan.get("crawl_errors", 0), "changed": notes["changed"][0],
+                   "unrepresentable": notes["unrepresentable"][0]}
+    for key in meta.get("tolerate") or []:
+        untolerated.pop(key, None)
+    untolerated["excluded_everything"] = plan.get("excluded", 0) if plan and not (
+        plan.get("files") or plan.get("crawl_errors") or plan.get("skipped")) else 0
+    return untolerated
 
 
 def _stopped(record):
