@@ -305,10 +305,11 @@ class RcloneTool(TransferTool):
         # and creating one (where, with which policies) is the user's decision.
         rc, _out, err = run_quiet(base + ["lsjson", "--stat", spec + bucket])
         if rc == 3:  # rclone's "directory not found"
-            return ["destination %s: the bucket %r does not exist%s (datamover does not create "
-                    "buckets). Create it first, e.g. rclone mkdir %s (or oci os bucket create "
+            return ["destination %s: the bucket %r does not exist (datamover does not create "
+                    "buckets)%s. Create it first, e.g. rclone mkdir %s (or oci os bucket create "
                     "--name %s for OCI Object Storage), then run again"
-                    % (redact(destination), bucket, where, redact(spec + bucket), bucket)]
+                    % (redact(destination), bucket, " at endpoint %s" % store["endpoint"]
+                       if store.get("endpoint") else "", redact(spec + bucket), bucket)]
         if rc != 0:
             return ["destination %s is not reachable%s: rclone lsjson --stat of its bucket "
                     "failed (%s). Check the endpoint and its port in the rclone config"
