@@ -117,7 +117,7 @@ def test_credentials_are_removed_after_a_stopped_run_and_given_again_on_resume(t
     stopper.start()
     base = _vars(src, dest, shared, tool="rclone", datamover_run_id="stopped",
                  datamover_partition_files=20, datamover_slots=1, datamover_transfers=1)
-    run = playbook(dict(base, datamover_tool_options=["--bwlimit=200k"]))
+    run = playbook(dict(base, datamover_tool_options=["--bwlimit=100k"]))
     stopper.join()
     assert run.rc != 0 and "STOPPED by the STOP file" in run.stdout, run.stdout[-3000:]
     assert seen == [0o600]  # there while the run went on, for the run's user only
