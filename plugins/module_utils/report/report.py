@@ -356,7 +356,9 @@ def summary_lines(report):
         "partitions %d/%d done, %d failed" % (
             report["partitions"]["done"], report["partitions"]["total"],
             report["partitions"]["failed"]),
-    ] + _stopped_lines(report) + _checked_lines(report) + _source_line(report) + _extra_lines(report.get("audit_extra")) + _not_copied_line(report) + _catch_up_lines(report) \
+    ] + _stopped_lines(report) + _checked_lines(report) + _source_line(report) \
+        + _extra_lines(report.get("audit_extra")) + _not_copied_line(report) \
+        + _catch_up_lines(report) \
         + _incremental_lines(report.get("incremental")) \
         + _uploads_lines(report.get("multipart_uploads"))
 
