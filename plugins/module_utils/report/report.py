@@ -30,6 +30,77 @@ SETTINGS = ("tool", "tool_options", "verify", "symlinks", "transfers", "partitio
             "partition_bytes", "rclone_config", "changes")
 
 
+class _Tally:
+    """What the settled partitions' results add up to."""
+
+    def __init__(self, rundir, lost, when):
+        self.rundir, self.lost, self.when = rundir, lost, when
+        self.per_host = {}
+        self.verified = {"files": 0, "bytes": 0, "mismatches": 0}
+        self.notes = {"vanished": [0, []], "changed": [0, []], "unrepresentable": [0, []],
+                      "skipped": [0, []], "not_in_plan": [0, []]}
+        self.files = self.nbytes = 0
+        self.first_start = self.last_finish = None
+        self.failed = []
+        self.spans = []  # (host, begin, end, bytes) of each settled partition: the charts
+
+    def add(self, part, res, failed):
+        ver = res.verified or {}
+        # Failed partitions count too: what they verified is at the destination, and what
+        # they did not is listed, so every count adds up to the plan's.
+        for key in ("files", "bytes", "mismatches"):
+            self.verified[key] += ver.get(key, 0)
+        self.when.add(res, ver)
+        notes = self.notes
+        for key in ("vanished", "changed", "unrepresentable"):
+            notes[key][0] += ver.get(key, 0)
+            notes[key][1].extend(ver.get(key + "_samples", [])[: SAMPLES - len(notes[key][1])])
+        notes["not_in_plan"][0] += res.not_in_plan
+        notes["skipped"][0] += len(res.skipped)
+        notes["skipped"][1].extend(res.skipped[: SAMPLES - len(notes["skipped"][1])])
+        self.lost.add_result(part, res)
+        moved = res.bytes if not failed else ver.get("bytes", 0)
+        if res.finished and res.seconds is not None:
+            self.spans.append((res.host, res.finished - res.seconds, res.finished, moved))
+        if failed:
+            self._add_failed(part, res, ver)
+        else:
+            self._add_done(res)
+
+    def _add_failed(self, part, res, ver):
+        if not ver.get("files") and not any(r.get("class") for r in res.not_copied):
+            # Never verified (a crash, a tool that never ran right): none of it is known
+            # to be there.
+            self.verified["mismatches"] += self.lost.add_manifest(
+                self.rundir, part, "not verified: %s" % (res.last_error or "no attempt finished"),
+                TRANSIENT, len(res.attempts) or None, exclude=res.not_copied)
+        self.failed.append({
+            "part": part, "error": res.last_error, "attempts": len(res.attempts),
+            "classes": sorted({a.failure_class for a in res.attempts if a.failure_class}),
+            "logs": [os.path.join(self.rundir.path, a.log) for a in res.attempts if a.log]})
+        # what a failed partition verified is at the destination: counted as moved, so
+        # the totals never say "files 0" beside "verified 1 files"
+        self.files += ver.get("files", 0)
+        self.nbytes += ver.get("bytes", 0)
+
+    def _add_done(self, res):
+        host = self.per_host.setdefault(res.host, {"partitions": 0, "files": 0, "bytes": 0})
+        host["partitions"] += 1
+        host["files"] += res.files
+        host["bytes"] += res.bytes
+        self.files += res.files
+        self.nbytes += res.bytes
+        if res.finished and (self.last_finish is None or res.finished > self.last_finish):
+            self.last_finish = res.finished
+        if res.finished and res.seconds is not None:
+            begin = res.finished - res.seconds
+            self.first_start = begin if self.first_start is None else min(self.first_start, begin)
+
+    def seconds(self, started):
+        begin = started if started else self.first_start
+        return round(max(0.0, (self.last_finish or time.time()) - begin), 3) if begin else 0.0
+
+
 def build_report(rundir, started=None, records=None):
     """report.json's content. ``records`` (a list), when given, receives one path_record per
     source file that is not at the destination: the complete list, however long."""
@@ -39,78 +110,44 @@ def build_report(rundir, started=None, records=None):
     done_ids, failed_ids = state.ids("done"), state.ids("failed")
     counts = state.counts()
     total = plan.get("parts", sum(counts.values()))
-    per_host = {}
-    verified = {"files": 0, "bytes": 0, "mismatches": 0}
-    notes = {"vanished": [0, []], "changed": [0, []], "unrepresentable": [0, []],
-             "skipped": [0, []], "not_in_plan": [0, []]}
     lost = _NotCopied(records)
     when = _When(started, bool(meta.get("audit")))
-    files = nbytes = 0
-    first_start, last_finish = None, None
-    failed = []
-    spans = []  # (host, begin, end, bytes) of each settled partition: the charts
+    tally = _Tally(rundir, lost, when)
+    failed_set = set(failed_ids)
     for part in done_ids + failed_ids:
         res = rundir.read_result(part) or PartResult(
             part=part, status="failed", host="?", token="")
-        ver = res.verified or {}
-        # Failed partitions count too: what they verified is at the destination, and what
-        # they did not is listed, so every count adds up to the plan's.
-        verified["files"] += ver.get("files", 0)
-        verified["bytes"] += ver.get("bytes", 0)
-        verified["mismatches"] += ver.get("mismatches", 0)
-        when.add(res, ver)
-        for key in ("vanished", "changed", "unrepresentable"):
-            notes[key][0] += ver.get(key, 0)
-            notes[key][1].extend(ver.get(key + "_samples", [])[: SAMPLES - len(notes[key][1])])
-        notes["not_in_plan"][0] += res.not_in_plan
-        notes["skipped"][0] += len(res.skipped)
-        notes["skipped"][1].extend(res.skipped[: SAMPLES - len(notes["skipped"][1])])
-        lost.add_result(part, res)
-        moved = res.bytes if part not in failed_ids else ver.get("bytes", 0)
-        if res.finished and res.seconds is not None:
-            spans.append((res.host, res.finished - res.seconds, res.finished, moved))
-        if part in failed_ids:
-            if not ver.get("files") and not any(r.get("class") for r in res.not_copied):
-                # Never verified (a crash, a tool that never ran right): none of it is known
-                # to be there.
-                verified["mismatches"] += lost.add_manifest(
-                    rundir, part, "not verified: %s" % (res.last_error or "no attempt finished"),
-                    TRANSIENT, len(res.attempts) or None, exclude=res.not_copied)
-            failed.append({"part": part, "error": res.last_error, "attempts": len(res.attempts),
-                           "classes": sorted({a.failure_class for a in res.attempts
-                                              if a.failure_class}),
-                           "logs": [os.path.join(rundir.path, a.log)
-                                    for a in res.attempts if a.log]})
-            # what a failed partition verified is at the destination: counted as moved, so
-            # the totals never say "files 0" beside "verified 1 files"
-            files += ver.get("files", 0)
-            nbytes += ver.get("bytes", 0)
-            continue
-        host = per_host.setdefault(res.host, {"partitions": 0, "files": 0, "bytes": 0})
-        host["partitions"] += 1
-        host["files"] += res.files
-        host["bytes"] += res.bytes
-        files += res.files
-        nbytes += res.bytes
-        if res.finished and (last_finish is None or res.finished > last_finish):
-            last_finish = res.finished
-        if res.finished and res.seconds is not None:
-            begin = res.finished - res.seconds
-            first_start = begin if first_start is None else min(first_start, begin)
+        tally.add(part, res, part in failed_set)
     for part in state.ids("todo") + state.ids("claimed"):
         lost.add_manifest(rundir, part, "not attempted: the run ended before this partition "
                           "was settled", None, None)
     lost.add_special(rundir, plan)
-    begin = started if started else first_start
-    seconds = round(max(0.0, (last_finish or time.time()) - begin), 3) if begin else 0.0
-    untolerated = _untolerated(plan, meta, notes)
+    untolerated = _untolerated(plan, meta, tally.notes)
     extra = _audit_extra(rundir, meta, counts["done"] + counts["failed"] == total)
-    ok = bool(plan) and counts["done"] == total and not failed and verified["mismatches"] == 0 \
-        and not any(untolerated.values()) and not (extra and (extra.get("count") or
-                                                              not extra.get("checked")))
-    report = {
+    ok = bool(plan) and counts["done"] == total and not tally.failed \
+        and tally.verified["mismatches"] == 0 and not any(untolerated.values()) \
+        and not (extra and (extra.get("count") or not extra.get("checked")))
+    report = dict(_totals(rundir, meta, plan, counts, total, tally, started),
+                  status="succeeded" if ok else "failed")
+    report.update({
+        # what was checked when: this invocation, an earlier one (skipped now), an audit
+        "verification": when.record(meta.get("verify"), plan.get("incremental")),
+        "audit_extra": extra,  # datamover_audit_extra: at the destination, not in the source
+        "source_files": {"planned": plan.get("files"), "verified": tally.verified["files"],
+                         "not_copied": lost.count},
+        "files_not_copied": {"count": lost.count, "classes": dict(sorted(lost.classes.items())),
+                             "samples": lost.samples, "list": rundir.not_copied_path()},
+        "untolerated": {k: v for k, v in untolerated.items() if v},
+    })
+    report.update(_notes(rundir, meta, plan, tally))
+    return report
+
+
+def _totals(rundir, meta, plan, counts, total, tally, started):
+    """What moved, how fast, and the partitions."""
+    files, nbytes, seconds = tally.files, tally.nbytes, tally.seconds(started)
+    return {
         "run_id": rundir.run_id,
-        "status": "succeeded" if ok else "failed",
         "source": meta["source"], "destination": meta["destination"], "tool": meta["tool"],
         "files": files, "bytes": nbytes, "seconds": seconds,
         "files_per_second": round(files / seconds, 1) if seconds else None,
@@ -119,17 +156,16 @@ def build_report(rundir, started=None, records=None):
                        "todo": counts["todo"], "claimed": counts["claimed"]},
         "planned": {"files": plan.get("files"), "bytes": plan.get("bytes"),
                     "crawl_seconds": plan.get("seconds"), "engine": plan.get("engine")},
-        "verified": verified,
-        # what was checked when: this invocation, an earlier one (skipped now), an audit
-        "verification": when.record(meta.get("verify"), plan.get("incremental")),
-        "audit_extra": extra,  # datamover_audit_extra: at the destination, not in the source
-        "source_files": {"planned": plan.get("files"), "verified": verified["files"],
-                         "not_copied": lost.count},
-        "files_not_copied": {"count": lost.count, "classes": dict(sorted(lost.classes.items())),
-                             "samples": lost.samples, "list": rundir.not_copied_path()},
-        "workers": per_host,
-        "failed_partitions": failed,
-        "untolerated": {k: v for k, v in untolerated.items() if v},
+        "verified": tally.verified,
+        "workers": tally.per_host,
+        "failed_partitions": tally.failed,
+    }
+
+
+def _notes(rundir, meta, plan, tally):
+    """What the crawl and the partitions noted, the run's settings and its timeline."""
+    notes = tally.notes
+    return {
         "crawl_errors": {"count": plan.get("crawl_errors", 0),
                          "samples": plan.get("crawl_error_samples", [])},
         "not_copied": {"count": plan.get("skipped", 0), "samples": plan.get("skipped_samples", [])},
@@ -143,7 +179,7 @@ def build_report(rundir, started=None, records=None):
         "incremental": plan.get("incremental"),  # datamover_since: the diff and the mirror
         "multipart_uploads": _uploads(rundir.read_uploads()),
         "settings": {k: meta.get(k) for k in SETTINGS if k in meta},
-        "timeline": timeline(spans),
+        "timeline": timeline(tally.spans),
         # None: the crawl did not count them (datamover_partition_engine=fpart)
         "excluded": {"count": plan.get("excluded"), "samples": plan.get("excluded_samples", []),
                      "patterns": meta.get("excludes") or []},
@@ -152,7 +188,6 @@ def build_report(rundir, started=None, records=None):
         "run_dir": rundir.path,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return report
 
 
 def _audit_extra(rundir, meta, settled):
@@ -523,6 +558,37 @@ def _not_copied_line(report):
     return out
 
 
+def _markdown_incremental(inc):
+    out = []
+    if not inc:
+        return out
+    mirror = inc.get("mirror") or {}
+    if mirror.get("requested"):
+        out += ["", "## Deleted at the destination (mirror): %d" % mirror.get("applied", 0), ""]
+        out += ["- `%s`" % p for p in mirror.get("deleted", [])]
+    elif inc["deleted"]:
+        out += ["", "## Deleted from the source, not at the destination (dry run): %d"
+                % inc["deleted"], "", "All of them: `%s`" % inc["deletions_file"], ""]
+        out += ["- `%s`" % p for p in inc["samples"]["deleted"]]
+    if inc.get("renamed_dir_samples"):
+        out += ["", "## Directories that look renamed (new + deleted)", ""]
+        out += ["- `%s` -> `%s`" % (a, b) for a, b in inc["renamed_dir_samples"]]
+    return out
+
+
+def _markdown_uploads(up):
+    out = []
+    for key, title in (("aborted", "Multipart uploads aborted (left by this run's killed "
+                                   "transfers)"),
+                       ("kept", "Multipart uploads under the destination left alone")):
+        if up.get(key):
+            out += ["", "## %s: %d" % (title, up[key]), ""]
+            out += ["- `%s` (upload %s, initiated %s)%s" % (
+                _cell(u["key"]), u.get("upload_id"), u.get("initiated"),
+                ": " + u["reason"] if u.get("reason") else "") for u in up[key + "_samples"]]
+    return out
+
+
 def render_markdown(report):
     out = ["# datamover run `%s` — %s" % (report["run_id"], report["status"]), ""]
     out += ["- " + line for line in summary_lines(report)[1:]]
@@ -561,28 +627,8 @@ def render_markdown(report):
         if block["count"]:
             out += ["", "## %s: %d" % (title, block["count"]), ""]
             out += ["- `%r`" % (s,) for s in block["samples"]]
-    inc = report.get("incremental")
-    if inc:
-        mirror = inc.get("mirror") or {}
-        if mirror.get("requested"):
-            out += ["", "## Deleted at the destination (mirror): %d" % mirror.get("applied", 0), ""]
-            out += ["- `%s`" % p for p in mirror.get("deleted", [])]
-        elif inc["deleted"]:
-            out += ["", "## Deleted from the source, not at the destination (dry run): %d"
-                    % inc["deleted"], "", "All of them: `%s`" % inc["deletions_file"], ""]
-            out += ["- `%s`" % p for p in inc["samples"]["deleted"]]
-        if inc.get("renamed_dir_samples"):
-            out += ["", "## Directories that look renamed (new + deleted)", ""]
-            out += ["- `%s` -> `%s`" % (a, b) for a, b in inc["renamed_dir_samples"]]
-    up = report.get("multipart_uploads") or {}
-    for key, title in (("aborted", "Multipart uploads aborted (left by this run's killed "
-                                   "transfers)"),
-                       ("kept", "Multipart uploads under the destination left alone")):
-        if up.get(key):
-            out += ["", "## %s: %d" % (title, up[key]), ""]
-            out += ["- `%s` (upload %s, initiated %s)%s" % (
-                _cell(u["key"]), u.get("upload_id"), u.get("initiated"),
-                ": " + u["reason"] if u.get("reason") else "") for u in up[key + "_samples"]]
+    out += _markdown_incremental(report.get("incremental"))
+    out += _markdown_uploads(report.get("multipart_uploads") or {})
     out += ["", "Run directory: `%s`" % report["run_dir"], ""]
     return "\n".join(out)
 

@@ -104,6 +104,19 @@ def _table(head, rows, numeric=()):
     return "\n".join(out)
 
 
+def _settings_html(report):
+    settings = dict(report.get("settings") or {}, source=report["source"],
+                    destination=report["destination"])
+    planned = report.get("planned") or {}
+    settings.update({"planned files": planned.get("files"),
+                     "planned bytes": human_bytes(planned.get("bytes") or 0),
+                     "crawl engine": planned.get("engine"),
+                     "partitions": report["partitions"]["total"]})
+    return ["<h2>Settings</h2>", _table(("setting", "value"), [
+        (_e(k), "<code>%s</code>" % _e(v if isinstance(v, str) else json.dumps(v)))
+        for k, v in sorted(settings.items())])]
+
+
 def render_html(report, summary):
     """The page. ``summary`` is report.summary_lines(report)."""
     tl = report.get("timeline") or {}
@@ -152,17 +165,7 @@ def render_html(report, summary):
             for r in lost["samples"]]))
     if not report["failed_partitions"] and not lost.get("count"):
         parts.append("<p>None: every planned file is at the destination and verified.</p>")
-    parts.append("<h2>Settings</h2>")
-    settings = dict(report.get("settings") or {}, source=report["source"],
-                    destination=report["destination"])
-    planned = report.get("planned") or {}
-    settings.update({"planned files": planned.get("files"),
-                     "planned bytes": human_bytes(planned.get("bytes") or 0),
-                     "crawl engine": planned.get("engine"),
-                     "partitions": report["partitions"]["total"]})
-    parts.append(_table(("setting", "value"), [
-        (_e(k), "<code>%s</code>" % _e(v if isinstance(v, str) else json.dumps(v)))
-        for k, v in sorted(settings.items())]))
+    parts += _settings_html(report)
     parts.append("<p>Run directory: <code>%s</code>; generated %s.</p>"
                  % (_e(report["run_dir"]), _e(report["generated"])))
     parts.append("</body></html>")
