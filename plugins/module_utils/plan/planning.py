@@ -9,7 +9,7 @@ import os
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import PLAN_OPTIONS
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import PlanError, RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.fpart import plan_fpart
-from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import plan_since
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import plan_since, since_problems
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import (
     DEFAULT_FLEET_SLOTS,
     plan_native,
@@ -27,7 +27,12 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.preflight imp
     source_link_problem,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
-from ansible_collections.datamover.fleet.plugins.module_utils.tools import tool_class
+from ansible_collections.datamover.fleet.plugins.module_utils.tools import find_binary, tool_class
+from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone_store import (
+    identity,
+    resolve_store,
+    store_changes,
+)
 
 __all__ = ["PlanError", "crawl", "make_plan", "open_run", "run_meta"]
 
@@ -66,11 +71,6 @@ def resolved_store(meta, binary=None, config=None):
     region, namespace, bucket; never a credential), or None for a tool without remotes."""
     if meta["tool"] != "rclone":
         return None
-    from ansible_collections.datamover.fleet.plugins.module_utils.tools import find_binary
-    from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone_store import (
-        identity,
-        resolve_store,
-    )
     return identity(resolve_store(find_binary("rclone", binary),
                                   config or meta.get("rclone_config"),
                                   meta["destination"], meta.get("tool_options")))
@@ -82,9 +82,6 @@ def store_problems(rundir, meta, store):
     "verified". New credentials for the same store are fine (they are not part of it)."""
     if store is None or not rundir.exists():
         return []
-    from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone_store import (
-        store_changes,
-    )
     recorded = rundir.load().get("store")
     changes = store_changes(recorded, store) if recorded else []
     if not changes:
@@ -107,9 +104,6 @@ def open_run(rundir, params, binary=None):
         meta["source"], meta["destination"], meta["tool"], rundir.shared_dir) \
         + check_excludes(meta.get("excludes")) + source_link_problem(meta["source"])
     if not problems and not rundir.exists():  # a resume was checked when it was created
-        from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import (
-            since_problems,
-        )
         problems += since_problems(rundir, meta)
     store = resolved_store(meta, binary) if not problems else None
     problems += store_problems(rundir, meta, store)

@@ -18,9 +18,12 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open
 from ansible_collections.datamover.fleet.plugins.module_utils.secrets import is_secret_name, redact
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import content
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone_store import (
+    _split_params,
+    _unquote,
     backend_encoding,
     prefix_rewrites,
     resolve_store,
+    split_remote,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
     DETERMINISTIC,
@@ -62,47 +65,6 @@ def rclone_name(relpath):
         else:
             out.append(ch)
     return "".join(out).encode("utf-8", "surrogateescape")
-
-
-def split_remote(destination):
-    """'oci:bucket/prefix' -> ('oci:', 'bucket/prefix'); a connection string
-    ":s3,endpoint='http://h:1':bucket/p" -> (":s3,endpoint='http://h:1':", 'bucket/p'): the
-    path starts after the first ':' outside quotes that ends the remote."""
-    start = 1 if destination.startswith(":") else 0
-    quote = None
-    for i in range(start, len(destination)):
-        ch = destination[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ":":
-            return destination[:i + 1], destination[i + 1:]
-    return "", destination
-
-
-def _split_params(spec):
-    """'remote,a=1,b='x,y'' -> ('remote', ['a=1', "b='x,y'"]): commas inside quotes stay."""
-    parts, current, quote = [], [], None
-    for ch in spec:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ",":
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts[0], [p for p in parts[1:] if p]
-
-
-def _unquote(value):
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1].replace(value[0] * 2, value[0])
-    return value
 
 
 def _env_name(text):

@@ -36,12 +36,49 @@ def _env_key(text):
     return "".join(c if c.isalnum() else "_" for c in text).upper()
 
 
+def split_remote(destination):
+    """'oci:bucket/prefix' -> ('oci:', 'bucket/prefix'); a connection string
+    ":s3,endpoint='http://h:1':bucket/p" -> (":s3,endpoint='http://h:1':", 'bucket/p'): the
+    path starts after the first ':' outside quotes that ends the remote."""
+    start = 1 if destination.startswith(":") else 0
+    quote = None
+    for i in range(start, len(destination)):
+        ch = destination[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ":":
+            return destination[:i + 1], destination[i + 1:]
+    return "", destination
+
+
+def _split_params(spec):
+    """'remote,a=1,b='x,y'' -> ('remote', ['a=1', "b='x,y'"]): commas inside quotes stay."""
+    parts, current, quote = [], [], None
+    for ch in spec:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ",":
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts[0], [p for p in parts[1:] if p]
+
+
+def _unquote(value):
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1].replace(value[0] * 2, value[0])
+    return value
+
+
 def _conn_params(spec):
     """(head, {key: value}) of a destination's remote part ('remote,k=v:' or ':s3,k=v:')."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone import (
-        _split_params,
-        _unquote,
-    )
     head, params = _split_params(spec[:-1] if spec.endswith(":") else spec)
     out = {}
     for param in params:
@@ -79,7 +116,6 @@ def config_file_section(binary, config, remote):
 def resolve_store(binary, config, destination, options=(), environ=None):
     """{type, provider, endpoint, region, namespace, remote, bucket}: what the destination
     resolves to on this host (values '' when unset). ``destination`` without credentials."""
-    from ansible_collections.datamover.fleet.plugins.module_utils.tools.rclone import split_remote
     environ = os.environ if environ is None else environ
     spec, path = split_remote(destination or "")
     head, conn = _conn_params(spec)

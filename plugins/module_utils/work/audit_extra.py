@@ -11,6 +11,7 @@ own naming. Memory: one set of the source's names on that host.
 """
 from __future__ import annotations
 
+import json
 import os
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
@@ -69,5 +70,4 @@ def find_extra(rundir, tool):
 
 
 def _json(rec):
-    import json
     return json.dumps(rec, sort_keys=True)
