@@ -174,7 +174,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.datamover.fleet.plugins.module_utils.plan import preflight as pf
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
-from ansible_collections.datamover.fleet.plugins.module_utils.errors import RunDirError
+from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError, RunDirError
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import guarded, hide_in_module
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.incremental import since_problems
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import (
@@ -308,11 +308,16 @@ def main():
         removed = bool(p["nonce"]) and not module.check_mode and guarded(
             module, remove_canary, p["shared_dir"], p["nonce"])
         module.exit_json(changed=removed, problems=[])
-    problems, result = guarded(module, _prepare if p["stage"] == "prepare" else _check, p)
+    module.exit_json(problems=[], **guarded(module, _verdict, p))
+
+
+def _verdict(p):
+    """The stage's result, or one error that lists every problem of this host."""
+    problems, result = (_prepare if p["stage"] == "prepare" else _check)(p)
     if problems:
         prefix = "preflight failed on this host: " if p["stage"] == "check" else ""
-        module.fail_json(msg=prefix + " | ".join(problems), problems=problems)
-    module.exit_json(problems=[], **result)
+        raise DatamoverError(prefix + " | ".join(problems), problems=problems)
+    return result
 
 
 if __name__ == "__main__":

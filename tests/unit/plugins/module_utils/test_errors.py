@@ -59,3 +59,16 @@ def test_an_os_error_names_its_path_and_a_bug_keeps_its_traceback():
     except KeyError as exc:
         bug = failure(exc)
     assert bug["msg"].startswith("internal error: KeyError") and "Traceback" in bug["exception"]
+
+
+def test_every_module_fails_through_the_one_guard():
+    from tests.conftest import ROOT
+    callers = []
+    for folder in ("modules", "action", "plugin_utils"):
+        base = os.path.join(ROOT, "plugins", folder)
+        for name in sorted(os.listdir(base)):
+            if name.endswith(".py"):
+                with open(os.path.join(base, name), encoding="utf-8") as handle:
+                    if "fail_json(" in handle.read():
+                        callers.append("%s/%s" % (folder, name))
+    assert not callers, callers
