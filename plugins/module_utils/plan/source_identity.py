@@ -12,8 +12,9 @@ once: its inode, the file system it sits on (mount point and type, from
 
 Device numbers of NFS and other network mounts are given out per client mount, so another
 host (or the same host after a remount) may see the same export under another number, and
-another host may mount it elsewhere. The device and the mount point are therefore compared
-only on the host that planned; the inode and the file system type everywhere. An unmounted
+another host may mount it elsewhere. The device is therefore compared only on the host that
+planned, the inode and the file system type everywhere, and the mount point (a bind mount of
+the same directory is the same source) only named in messages. An unmounted
 export shows the mount point's own directory (another inode, another file system type), a
 renamed or replaced root another inode or no directory.
 """
@@ -99,10 +100,12 @@ def identity_problem(planned, current, what="the directory that was planned"):
     """Why ``current`` (root_identity now) is not the ``planned`` root, or None.
 
     Everywhere: the inode and the file system type (its family: one host may mount an export
-    as nfs4, another as nfs). On the planning host only: the device number and the mount
-    point, which another host may give the same file system (see the module's docstring)."""
-    keys = ("ino", "fstype") + (("dev_num", "mount") if planned.get("host") ==
-                                current.get("host") else ())
+    as nfs4, another as nfs). On the planning host only: the device number, which another host
+    may give the same file system (see the module's docstring). Never the mount point alone:
+    a bind mount of the same directory (a container, a pod on the planning node) is the same
+    directory; an unmount or a rename changes the device or the inode."""
+    keys = ("ino", "fstype") + (("dev_num",) if planned.get("host") == current.get("host")
+                                else ())
     if all(_same(key, planned.get(key), current.get(key)) for key in keys):
         return None
     return ("the source %s is no longer %s (%s; now %s): %s"

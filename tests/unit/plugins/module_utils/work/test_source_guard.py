@@ -286,7 +286,19 @@ def test_mountinfo_names_the_deepest_mount_of_the_device(tmp_path):
     assert mount_of("/elsewhere", dev, str(info)) == (None, None)
 
 
-def test_identity_compares_device_and_mount_point_on_the_planning_host_only():
+def test_a_bind_mount_of_the_same_directory_is_the_same_source():
+    """A pod or container on the planning node sees the source through a bind mount: same
+    device and inode, another mount point (the fake Kubernetes pods do exactly this)."""
+    from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
+        identity_problem,
+    )
+    planned = {"path": "/data/src", "host": "a", "dev_num": 65024, "dev": "254:0", "ino": 9,
+               "mount": "/", "fstype": "ext4"}
+    assert identity_problem(planned, dict(planned, mount="/data/src")) is None
+    assert identity_problem(planned, dict(planned, mount="/data/src", ino=10)) is not None
+
+
+def test_identity_compares_the_device_on_the_planning_host_only():
     from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
         identity_problem,
     )
