@@ -134,6 +134,22 @@ options:
             (one listing of the whole destination at the end).
         type: bool
         default: false
+      plan_only:
+        description:
+          - A plan-only pass - crawl and partition as a run does, then survey each partition
+            (sizes, a histogram, hard links, sparse files, names the destination cannot hold,
+            the requests a migration would send) instead of moving it. Nothing is moved or
+            written at the destination; the report holds the figures (C(plan_only)).
+          - Needs a run id of its own (a run id is one kind of pass for life).
+        type: bool
+        default: false
+      estimate:
+        description:
+          - The plan-only report's estimates - C(prices) (C(currency), C(per_1000_writes),
+            C(per_1000_lists), C(per_gb_month)), C(bytes_per_second) and C(files_per_second).
+            No price is built in. May change when the run is repeated.
+        type: dict
+        default: {}
       run_dir_access:
         description:
           - Who may read the run directory (file names, logs, reports). C(private) gives its

@@ -40,6 +40,9 @@ PLAN_OPTIONS = dict(
     run_dir_access=dict(type="str", default="private", choices=["private", "group"]),
     audit=dict(type="bool", default=False),
     audit_extra=dict(type="bool", default=False),
+    plan_only=dict(type="bool", default=False),
+    # datamover_plan_only's estimates: prices (no built-in ones) and throughput (report only)
+    estimate=dict(type="dict", default={}),
 )
 
 # Ranges of the job's numeric tunables (min, max; None = unbounded), checked by preflight

@@ -87,6 +87,19 @@ options:
         the reverse.
     type: bool
     default: false
+  plan_only:
+    description:
+      - The run is a plan-only pass (C(datamover_plan_only)); a run id of another kind of pass
+        is refused for it, and the reverse; refused together with O(audit).
+    type: bool
+    default: false
+  estimate:
+    description:
+      - The plan-only estimate's prices and rates (C(datamover_prices),
+        C(datamover_plan_bytes_per_second), C(datamover_plan_files_per_second)); an unknown
+        price or a value that is not a number of 0 or more is refused.
+    type: dict
+    default: {}
   tool_options:
     description:
       - The run's C(datamover_tool_options), checked against the tool's policy. Options that
@@ -200,7 +213,8 @@ def _refusals(p):
             + pf.check_tool_options(p["tool"], p["tool_options"])
             + pf.check_request_budget(p["tool"], p["tunables"], p["tool_options"])
             + pf.check_overlaps(p["source"], p["destination"], p["tool"], p["shared_dir"])
-            + pf.check_excludes(p["excludes"]))
+            + pf.check_excludes(p["excludes"])
+            + pf.check_pass(p["plan_only"], p["audit"], p["estimate"]))
 
 
 def _prepare(p):
@@ -291,6 +305,8 @@ def main():
             engine=dict(type="str", default="native", choices=["native", "fpart"]),
             probe=dict(type="bool", default=True),
             audit=dict(type="bool", default=False),
+            plan_only=dict(type="bool", default=False),
+            estimate=dict(type="dict", default={}),
             tool_options=dict(type="list", elements="str", default=[]),
             tunables=dict(type="dict", default={}),
             excludes=dict(type="list", elements="str", default=[]),

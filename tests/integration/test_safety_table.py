@@ -78,7 +78,10 @@ def _preflight_args(v):
         tool_options=v["datamover_tool_options"], slots=int(num("slots")),
         partition_files=int(num("partition_files")),
         partition_bytes=int(num("partition_bytes")), engine=v["datamover_partition_engine"],
-        audit=bool(v["datamover_audit"]),
+        audit=bool(v["datamover_audit"]), plan_only=bool(v["datamover_plan_only"]),
+        estimate={"prices": v["datamover_prices"],
+                  "bytes_per_second": v["datamover_plan_bytes_per_second"],
+                  "files_per_second": v["datamover_plan_files_per_second"]},
         excludes=v["datamover_excludes"], since=v.get("datamover_since") or None,
         tunables={k: num(k) for k in ("slots", "partition_files", "partition_bytes",
                                       "transfers", "crawl_threads", "retries", "backoff",
@@ -120,6 +123,8 @@ def test_bad_input(tmp_path, request, row_vars, message, written, checks):
     if variables.get("datamover_run_id") in ("migrated", "audited"):  # this migration's runs
         new_run(places["shared"], variables["datamover_run_id"], places["src"], places["dst"],
                 audit=variables["datamover_run_id"] == "audited")
+    if "planned" in (variables.get("datamover_run_id"), variables.get("datamover_since")):
+        new_run(places["shared"], "planned", places["src"], places["dst"], plan_only=True)
     before = _listing(str(area))
 
     said = []

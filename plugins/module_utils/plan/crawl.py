@@ -241,6 +241,7 @@ class Crawl:
         self._slow_streak = 0
         self.errors, self.skipped, self.excluded = [], [], []
         self.errors_count = self.skipped_count = self.excluded_count = 0
+        self.dirs_count = 0  # directories listed (the plan-only report's count)
         self.lookahead_used = False
         # attrs: records carry mode/uid/gid too (incremental runs of rsync, see _classify_attrs)
         self._classify = _classify_attrs if attrs else _classify
@@ -344,6 +345,7 @@ class Crawl:
     def _finish(self, scan):
         """Yield the scan, streaming the rest of a directory too large to sort."""
         self._note(scan)
+        self.dirs_count += 1
         if scan.rest is None:
             if scan.empty and scan.rel:
                 scan.records.append(manifest_record(KIND_DIR, 0, 0, scan.rel))

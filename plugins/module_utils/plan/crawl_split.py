@@ -82,7 +82,8 @@ class ForkedHalf:
                     yield _Loaded(*item[1:])
                     continue
                 if item[0] == "end":
-                    for kind, items, count in item[1:]:
+                    crawl.dirs_count += item[1]
+                    for kind, items, count in item[2:]:
                         crawl.note(kind, items, count)
                     return
                 raise OSError(item[1])
@@ -114,7 +115,7 @@ def _child(parent, roots, fd):
             for scan in crawl.scans():
                 pickle.dump(("scan", scan.rel, scan.records, scan.sizes, scan.whole, scan.ident), out,
                             pickle.HIGHEST_PROTOCOL)
-            pickle.dump(("end", ("errors", crawl.errors, crawl.errors_count),
+            pickle.dump(("end", crawl.dirs_count, ("errors", crawl.errors, crawl.errors_count),
                          ("skipped", crawl.skipped, crawl.skipped_count),
                          ("excluded", crawl.excluded, crawl.excluded_count)), out)
         except BaseException as exc:  # said by the parent, which fails the crawl with it

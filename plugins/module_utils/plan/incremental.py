@@ -26,7 +26,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.errors import Plan
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identity import (
     identity_problem,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, iter_records
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir, iter_records, pass_kind
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.partitioner import (
     PartWriter,
     finish_plan,
@@ -464,6 +464,10 @@ def _previous_dir(rundir, meta):
                             "with %s: an incremental run follows a run of the same migration"
                             % (since, old.get("source"), old.get("destination"), old.get("tool"),
                                meta.get("source"), meta.get("destination"), meta.get("tool")))
+    if pass_kind(old) == "plan-only":
+        raise PlanError("datamover_since=%s is a plan-only pass: it moved nothing, so the "
+                        "destination holds none of its plan; follow the last migration of "
+                        "this source instead" % since)
     plan = prev.plan()
     if plan is None:
         raise PlanError("datamover_since=%s never finished planning (no plan.json): resume it "
@@ -567,7 +571,10 @@ def plan_incremental(rundir, meta, writer, threads=8):
                    previous_not_done=previous.not_done[:SAMPLES],
                    diff_seconds=round(time.time() - started, 3),
                    deletions_file=rundir.deletions_path())
-    mirror = {"requested": bool(meta.get("mirror")), "applied": 0, "refused": None}
+    # a plan-only pass deletes nothing: it says what a mirror would delete, and whether the
+    # guards would let it
+    mirror = {"requested": bool(meta.get("mirror")) and not meta.get("plan_only"),
+              "applied": 0, "refused": None}
     if mirror["requested"]:
         refusals = mirror_refusals(summary, meta, previous, crawl.errors_count)
         if refusals:
@@ -594,4 +601,5 @@ def plan_since(rundir, meta, threads=8):
     crawl, summary = plan_incremental(rundir, meta, writer, threads=threads)
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
                        crawl.skipped, crawl.skipped_count,
-                       extra=dict(crawl.excluded_summary(), incremental=summary))
+                       extra=dict(crawl.excluded_summary(), incremental=summary,
+                                  dirs=crawl.dirs_count))

@@ -286,7 +286,7 @@ def plan_native(rundir, source, max_files, max_bytes, excludes=(), threads=8, at
         raise
     special.commit()
     writer.close()
-    extra = dict(crawl.excluded_summary(), **({"attrs": True} if attrs else {}))
+    extra = dict(crawl.excluded_summary(), dirs=crawl.dirs_count, **({"attrs": True} if attrs else {}))
     return finish_plan(rundir, writer, started, "native", crawl.errors, crawl.errors_count,
                        crawl.skipped, crawl.skipped_count, extra=extra)
 

@@ -22,6 +22,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.plan.source_identi
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.preflight import (
     check_excludes,
     check_overlaps,
+    check_pass,
     check_tool_options,
     shared_dir_exclude,
     source_link_problem,
@@ -102,7 +103,8 @@ def open_run(rundir, params, binary=None):
     # can be called without the play.
     problems = check_tool_options(meta["tool"], meta.get("tool_options")) + check_overlaps(
         meta["source"], meta["destination"], meta["tool"], rundir.shared_dir) \
-        + check_excludes(meta.get("excludes")) + source_link_problem(meta["source"])
+        + check_excludes(meta.get("excludes")) + source_link_problem(meta["source"]) \
+        + check_pass(meta.get("plan_only"), meta.get("audit"), meta.get("estimate"))
     if not problems and not rundir.exists():  # a resume was checked when it was created
         problems += since_problems(rundir, meta)
     store = resolved_store(meta, binary) if not problems else None

@@ -14,6 +14,7 @@ import uuid
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import TUNABLE_RANGES
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import ToolError
+from ansible_collections.datamover.fleet.plugins.module_utils.estimate import estimate_problems
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import Excluder
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import (
     host_canary_seen,
@@ -104,6 +105,19 @@ def check_request_budget(tool, tunables, options=()):
 
 # Names of every kind a tree holds: a pattern that excludes all of them excludes everything.
 _ANY_NAMES = (b"a", b"data.bin", b".hidden", b"Z 9", b"-x", b"\xe9t\xe9", b"\n")
+
+
+def check_pass(plan_only, audit, estimate):
+    """datamover_plan_only and datamover_audit are two passes that move nothing, each with
+    its own report: one run is one of them. The estimate's prices and rates are checked
+    here, before anything runs, not when the report is written."""
+    problems = []
+    if plan_only and audit:
+        problems.append("datamover_plan_only and datamover_audit are both true: a plan-only "
+                        "pass sizes the source before a migration, an audit compares the "
+                        "destination with the source after it; run them one at a time, each "
+                        "with its own datamover_run_id")
+    return problems + estimate_problems(estimate)
 
 
 def check_excludes(excludes):

@@ -19,6 +19,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.records import
     path_record,
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.crawl import SPECIAL
+from ansible_collections.datamover.fleet.plugins.module_utils.report import plan_report
+from ansible_collections.datamover.fleet.plugins.module_utils.report.plan_report import PlanTally
 from ansible_collections.datamover.fleet.plugins.module_utils.report.report_html import render_html
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import iter_records
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
@@ -113,11 +115,14 @@ def build_report(rundir, started=None, records=None):
     lost = _NotCopied(records)
     when = _When(started, bool(meta.get("audit")))
     tally = _Tally(rundir, lost, when)
+    surveys = PlanTally() if meta.get("plan_only") else None
     failed_set = set(failed_ids)
     for part in done_ids + failed_ids:
         res = rundir.read_result(part) or PartResult(
             part=part, status="failed", host="?", token="")
         tally.add(part, res, part in failed_set)
+        if surveys is not None and res.survey:
+            surveys.add(res.survey, res.files, res.bytes)
     for part in state.ids("todo") + state.ids("claimed"):
         lost.add_manifest(rundir, part, "not attempted: the run ended before this partition "
                           "was settled", None, None)
@@ -127,6 +132,11 @@ def build_report(rundir, started=None, records=None):
     ok = bool(plan) and counts["done"] == total and not tally.failed \
         and tally.verified["mismatches"] == 0 and not any(untolerated.values()) \
         and not (extra and (extra.get("count") or not extra.get("checked")))
+    if surveys is not None:
+        # a plan succeeds when it describes the whole source: every partition surveyed and
+        # every entry read; what a migration would not copy is its finding, not its failure
+        ok = bool(plan) and counts["done"] == total and not tally.failed \
+            and not untolerated.get("unreadable") and not untolerated["excluded_everything"]
     report = dict(_totals(rundir, meta, plan, counts, total, tally, started),
                   status="succeeded" if ok else "failed")
     report.update({
@@ -140,6 +150,7 @@ def build_report(rundir, started=None, records=None):
         "untolerated": {k: v for k, v in untolerated.items() if v},
     })
     report.update(_notes(rundir, meta, plan, tally))
+    report["plan_only"] = surveys.section(meta, plan) if surveys is not None else None
     return report
 
 
@@ -381,6 +392,12 @@ def make_report(rundir, started=None):
 
 
 def summary_lines(report):
+    if report.get("plan_only"):
+        return ["run %s: %s" % (report["run_id"], report["status"].upper()),
+                "%s -> %s (%s)" % (report["source"], report["destination"], report["tool"]),
+                ] + _stopped_lines(report) + plan_report.summary_lines(
+                    report["plan_only"], report["run_id"]) + _crawl_lines(report) \
+            + _incremental_lines(report.get("incremental"))
     rate = report["bytes_per_second"] or 0
     return [
         "run %s: %s" % (report["run_id"], report["status"].upper()),
@@ -537,6 +554,20 @@ def _source_line(report):
         " (%s)" % classes if classes else "", lost["list"])]
 
 
+def _crawl_lines(report):
+    """What the crawl could not read, and what the excludes left out (a plan's view)."""
+    out = []
+    errors = report.get("crawl_errors") or {}
+    if errors.get("count"):
+        out.append("UNREADABLE during the crawl: %d entries (listed in report.md): the plan "
+                   "does not describe them" % errors["count"])
+    excluded = report.get("excluded") or {}
+    if excluded.get("count"):
+        out.append("excluded by datamover_excludes (%s): %d entries (a directory counts once)"
+                   % (", ".join(excluded["patterns"]), excluded["count"]))
+    return out
+
+
 def _not_copied_line(report):
     """What was deliberately not copied, said in the summary so it cannot go unnoticed."""
     bits = []
@@ -628,6 +659,8 @@ def render_markdown(report):
             out += ["", "## %s: %d" % (title, block["count"]), ""]
             out += ["- `%r`" % (s,) for s in block["samples"]]
     out += _markdown_incremental(report.get("incremental"))
+    if report.get("plan_only"):
+        out += plan_report.markdown(report["plan_only"])
     out += _markdown_uploads(report.get("multipart_uploads") or {})
     out += ["", "Run directory: `%s`" % report["run_dir"], ""]
     return "\n".join(out)

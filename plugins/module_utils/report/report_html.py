@@ -117,6 +117,46 @@ def _settings_html(report):
         for k, v in sorted(settings.items())])]
 
 
+def _bars(title, rows):
+    """One SVG bar chart of the size histogram: rows = [(label, files, bytes)], a bar of files
+    and one of bytes per bucket, each scaled to its own largest."""
+    top_files = max((r[1] for r in rows), default=0) or 1
+    top_bytes = max((r[2] for r in rows), default=0) or 1
+    row_h, label_w = 22, 190
+    half = (WIDTH - label_w - 24) / 2.0
+    height = row_h * len(rows) + 30
+    out = ['<svg role="img" aria-label="%s" class="histogram" width="%d" height="%d" '
+           'viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg">'
+           % (_e(title), WIDTH, height, WIDTH, height),
+           '<text x="%d" y="14" font-size="11" fill="#555">files</text>' % label_w,
+           '<text x="%.1f" y="14" font-size="11" fill="#555">bytes</text>' % (label_w + half + 12)]
+    for i, (label, files, nbytes) in enumerate(rows):
+        y = 22 + i * row_h
+        out.append('<text x="%d" y="%d" font-size="11" text-anchor="end" fill="#222">%s</text>'
+                   % (label_w - 6, y + 12, _e(label)))
+        for x0, value, top, colour, text in (
+                (label_w, files, top_files, RUN_COLOUR, str(files)),
+                (label_w + half + 12, nbytes, top_bytes, WORKER_COLOURS[0], human_bytes(nbytes))):
+            width = max(0.0, (half - 70) * value / float(top))
+            out.append('<rect class="bar" data-bucket="%s" x="%.1f" y="%d" width="%.1f" '
+                       'height="14" fill="%s"/><text x="%.1f" y="%d" font-size="10" '
+                       'fill="#555">%s</text>' % (_e(label), x0, y + 2, width, colour,
+                                                   x0 + width + 4, y + 13, _e(text)))
+    out.append("</svg>")
+    return '<h2>%s</h2>\n%s' % (_e(title), "".join(out))
+
+
+def _plan_html(section):
+    """datamover_plan_only: the size histogram and the largest files."""
+    out = [_bars("Size histogram", [(r["bucket"], r["files"], r["bytes"])
+                                    for r in section["histogram"]])]
+    out.append("<h2>Largest files</h2>")
+    out.append(_table(("bytes", "path"), [
+        (_e(human_bytes(r["bytes"])), "<code>%s</code>" % _e(r["path"]))
+        for r in section["largest"]], numeric=(0,)))
+    return out
+
+
 def render_html(report, summary):
     """The page. ``summary`` is report.summary_lines(report)."""
     tl = report.get("timeline") or {}
@@ -135,7 +175,9 @@ def render_html(report, summary):
              '<h1>datamover run <code>%s</code> <span class="status %s">%s</span></h1>'
              % (_e(report["run_id"]), _e(report["status"]), _e(report["status"]))]
     parts.append("<ul>%s</ul>" % "".join("<li>%s</li>" % _e(line) for line in summary[1:]))
-    if run:
+    if report.get("plan_only"):
+        parts += _plan_html(report["plan_only"])
+    elif run:
         start = tl.get("start_utc") or "the first partition"
         parts.append(_chart("Throughput", rate, step, start,
                             lambda v: human_bytes(v) + "/s"))
@@ -164,7 +206,9 @@ def render_html(report, summary):
              "%06d" % r["partition"] if r.get("partition") else "", _e(r.get("attempt") or ""))
             for r in lost["samples"]]))
     if not report["failed_partitions"] and not lost.get("count"):
-        parts.append("<p>None: every planned file is at the destination and verified.</p>")
+        parts.append("<p>None: every partition was surveyed (nothing moved).</p>"
+                     if report.get("plan_only") else
+                     "<p>None: every planned file is at the destination and verified.</p>")
     parts += _settings_html(report)
     parts.append("<p>Run directory: <code>%s</code>; generated %s.</p>"
                  % (_e(report["run_dir"]), _e(report["generated"])))

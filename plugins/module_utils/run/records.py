@@ -87,6 +87,8 @@ class PartResult:
     # Files a directory moved whole carried along that the plan does not hold (added to the
     # source after the crawl): counted, not named (the next incremental pass records them).
     not_in_plan: int = 0
+    # datamover_plan_only: what the partition holds (work/survey.py), instead of a transfer
+    survey: dict | None = None
 
     @property
     def last_error(self):

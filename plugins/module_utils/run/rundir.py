@@ -78,8 +78,8 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.records import
 )
 from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
 
-__all__ = ["RunDir", "RunDirError", "StreamFile", "host_canary_seen", "iter_records", "part_name",
-           "read_canary",
+__all__ = ["RunDir", "RunDirError", "StreamFile", "host_canary_seen", "iter_records",
+           "moves_data", "part_name", "pass_kind", "read_canary",
            "remove_canary", "write_canary", "write_host_canary"]
 
 # 2: partitions are a manifest only (no .list/.json beside it). Runs of format 1 resume fine.
@@ -90,7 +90,7 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
 # more deletions after reading the list it refused).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
-                "max_delete_share", "tolerate", "multipart", "secrets")
+                "max_delete_share", "tolerate", "multipart", "secrets", "estimate")
 CANARY_PREFIX = ".datamover-canary-"
 # run_dir_access -> (mode of the run's directories, umask it implies). File names are often
 # sensitive: private by default; "group" lets an operator team (the directory's group) read.
@@ -99,8 +99,20 @@ CANARY_PREFIX = ".datamover-canary-"
 ACCESS_MODES = {"private": (0o700, 0o077), "group": (0o2750, 0o027)}
 
 
-def _kind(audit):
-    return "an audit (datamover_audit=true)" if audit else "a migration"
+def pass_kind(meta):
+    """What a run does: "migration" moves data; "audit" and "plan-only" move nothing and write
+    nothing at the destination. A run id is one kind for life."""
+    if meta.get("plan_only"):
+        return "plan-only"
+    return "audit" if meta.get("audit") else "migration"
+
+
+def moves_data(meta):
+    return pass_kind(meta) == "migration"
+
+
+_KIND_WORDS = {"migration": "a migration", "audit": "an audit (datamover_audit=true)",
+               "plan-only": "a plan-only pass (datamover_plan_only=true)"}
 
 
 def part_name(part_id):
@@ -259,13 +271,15 @@ class RunDir:
                     "use a new datamover_run_id, or repeat the original %s to resume that run"
                     % (self.run_id, key, old.get(key), meta.get(key), key)
                     for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
-        if bool(old.get("audit")) != bool(meta.get("audit")):
-            # an audit writes nothing at the destination, a migration moves data: never one
-            # run directory for both
-            problems.append("datamover_run_id %r belongs to %s, and this run is %s: an audit "
-                            "never shares a run id with a migration; use a new "
-                            "datamover_run_id" % (self.run_id, _kind(old.get("audit")),
-                                                  _kind(meta.get("audit"))))
+        if pass_kind(old) != pass_kind(meta):
+            # an audit or a plan-only pass writes nothing at the destination, a migration
+            # moves data, and a plan is the source as it was then: never one run directory
+            # for two kinds
+            problems.append("datamover_run_id %r belongs to %s, and this run is %s: a run id "
+                            "is one kind of pass for life (a migration crawls the source afresh "
+                            "when it starts); use a new datamover_run_id"
+                            % (self.run_id, _KIND_WORDS[pass_kind(old)],
+                               _KIND_WORDS[pass_kind(meta)]))
         return problems
 
     def create_or_check(self, meta):

@@ -226,6 +226,11 @@ class TransferTool(abc.ABC):
     # (or the retry) of the batch before (worker._process). A request budget is split by this.
     PROCESSES_PER_SLOT = 2
 
+    def name_problem(self, kind, rel):
+        """Why the destination cannot hold this entry under its name (None: it can)."""
+        del kind, rel
+        return None
+
     def list_destination(self):
         """Every name at the destination (bytes, relative to it, as destination_name gives
         them), streamed: datamover_audit_extra's one listing of the whole destination."""

@@ -318,6 +318,14 @@ class RcloneTool(TransferTool):
         """The object's name relative to the destination (None: not movable exactly)."""
         return self._dest_name(kind, rel)
 
+    def name_problem(self, kind, rel):
+        """Why the object store cannot hold this entry under its name (None: it can)."""
+        if self._dest_name(kind, rel) is not None:
+            return None
+        if QUOTE_BYTES in rel:
+            return "name holds U+201B, which rclone cannot read from a local file system"
+        return "object name longer than %d bytes" % self.max_name_bytes
+
     def _dest_name(self, kind, rel):
         """Object name relative to the destination, or None when it cannot be moved exactly."""
         if QUOTE_BYTES in rel:
@@ -566,10 +574,7 @@ class RcloneTool(TransferTool):
                 continue
             name = self._dest_name(kind, rel)
             if name is None:
-                why = ("name holds U+201B, which rclone cannot read from a local file system"
-                       if QUOTE_BYTES in rel else
-                       "object name longer than %d bytes" % self.max_name_bytes)
-                result.cannot_hold(entry, why)
+                result.cannot_hold(entry, self.name_problem(kind, rel))
                 continue
             got = seen.get(name)
             if got is None:

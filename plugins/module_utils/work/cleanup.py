@@ -16,6 +16,7 @@ import os
 import time
 
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import DatamoverError
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import moves_data
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool, tool_class
 
@@ -52,8 +53,8 @@ def abort_own_uploads(rundir, max_requests_per_second=0.0, binary=None, config=N
     what was done (None for a tool without multipart uploads). ``binary`` and ``config``:
     this host's tool and rclone config when not the run's (datamover_tool_path)."""
     meta = rundir.load()
-    if not tool_class(meta["tool"]).sends_requests or meta.get("audit"):
-        return None  # an audit writes nothing at the destination: it started no upload
+    if not tool_class(meta["tool"]).sends_requests or not moves_data(meta):
+        return None  # an audit or a plan writes nothing at the destination: it started no upload
     counts = RunState(rundir).counts()
     if not rundir.plan_complete() or counts["todo"] or counts["claimed"]:
         return {"checked": False, "reason": "the run is not over (%d partitions to move or "

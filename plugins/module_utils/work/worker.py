@@ -29,6 +29,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run.records import
     PartResult,
     path_record,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import moves_data
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState, make_token
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import make_tool
 from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import (
@@ -41,6 +42,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.tools.base import 
 from ansible_collections.datamover.fleet.plugins.module_utils.run.wakeup import QUEUE_CHANGED
 from ansible_collections.datamover.fleet.plugins.module_utils.work.audit_extra import find_extra
 from ansible_collections.datamover.fleet.plugins.module_utils.work.settings import DEFAULTS, budget_share
+from ansible_collections.datamover.fleet.plugins.module_utils.work.survey import survey_partition
 from ansible_collections.datamover.fleet.plugins.module_utils.work.source_guard import (
     SourceGone,
     SourceGuard,
@@ -106,7 +108,9 @@ class Worker:
         # datamover_audit: compare each partition with the destination, move nothing, write
         # nothing there (no transfer, no retry, no recovery, no cleanup).
         self.audit = bool(self.meta.get("audit"))
-        self.tool.read_only = self.audit
+        # datamover_plan_only: survey each partition (work/survey.py), move nothing.
+        self.plan_only = bool(self.meta.get("plan_only"))
+        self.tool.read_only = not moves_data(self.meta)
         # This host's share of the fleet's request budget, split evenly over every tool
         # process it may run at once, so that the fleet never sends more than the budget.
         self.max_requests_per_second = budget_share(max_requests_per_second, 1)
@@ -224,9 +228,9 @@ class Worker:
         counts = self.state.counts()
         stopped = self.rundir.stop_requested()
         if not stopped and self.rundir.plan_complete() and self.state.unsettled() == (0, 0):
-            if not self.audit:
+            if moves_data(self.meta):
                 self.tool.cleanup()  # the run is over: nothing of ours stays at the destination
-            elif self.meta.get("audit_extra"):
+            elif self.audit and self.meta.get("audit_extra"):
                 self._find_extra()
         self._record("stopped" if stopped else "exited", rc=0)
         return dict(self.totals, host=self.host, counts=counts, stopped=stopped,
@@ -303,6 +307,10 @@ class Worker:
         slot is behind: the previous one is joined before this one is handed over.
         """
         jobs = [job for job in [self._open(lease)] if job is not None]
+        if self.plan_only:
+            for job in jobs:
+                self._guard_survey(job)
+            return behind
         while jobs and self._batch_grows(jobs):
             more = self.state.claim_next(make_token(self.host, slot))
             if more is None:
@@ -459,7 +467,8 @@ class Worker:
             whole_dirs = [d for d in whole_dirs if not _under_any(d, changed)]
             trees = [t for t in trees if not _under_any(t, changed)]
         job.whole = bool(whole_dirs)
-        if rd.first_log_exists(lease.part_id) and not self.audit:
+        job.trees = trees
+        if rd.first_log_exists(lease.part_id) and moves_data(self.meta):
             # An earlier attempt began here, maybe on a host that died mid-transfer.
             recovered = self.tool.recover(entries)
             if recovered:
@@ -469,6 +478,31 @@ class Worker:
         job.bytes = sum(e[1] for e in entries)
         act.totals = (sum(1 for e in entries if e[0] != "d"), job.bytes)  # for the progress
         return job
+
+    def _guard_survey(self, job):
+        try:
+            self._survey(job)
+        except SourceGone as exc:
+            self._source_gone(job.act, exc, job)
+        except Exception as exc:  # as in _process: settle it as failed, keep going
+            self._crashed(job.act, exc)
+        finally:
+            self._release_active(job.act, job)
+
+    def _survey(self, job):
+        """datamover_plan_only: what the partition holds instead of moving it; settled done."""
+        t0 = time.time()
+        job.survey = survey_partition(self.meta["source"], job.pending, job.trees, self.tool,
+                                      getattr(self.tool, "layout", None),
+                                      self.meta.get("symlinks") or "links")
+        changed = job.survey["changed"]
+        for entry, why in job.take_left_out():
+            changed[0] += 1
+            changed[1].append("%s: %s" % (os.fsdecode(entry[3]), why))
+        self.guard.check_root()  # a source gone under the survey fails it, as a transfer
+        job.history.append(Attempt(attempt=len(job.history) + 1, host=self.host, rc=0,
+                                   seconds=round(time.time() - t0, 3), files=len(job.pending)))
+        self._settle(job, "done")
 
     def _transfer(self, job):
         """One attempt at moving the partition. Returns (number, log path, start, rc, error).
@@ -575,7 +609,7 @@ class Worker:
             attempts=job.history, files=sum(1 for e in entries if e[0] != "d"),
             bytes=sum(e[1] for e in entries), seconds=round(time.time() - job.started, 3),
             skipped=job.skipped, verified=verification.as_dict() if verification else None,
-            not_copied=job.not_copied(status))
+            not_copied=job.not_copied(status), survey=job.survey)
         self.rundir.write_result(result)
         if self._stop.is_set() and status != "done":
             self.state.release(lease)  # stopping: not a failure of the partition
@@ -750,6 +784,8 @@ class _Job:
         self.first_gone = None    # files of the first verification that had left the source
         self.idents = {}          # rundir.read_dir_identities of the partition
         self.left_out = []        # [(entry, why)] not moved: their directory changed
+        self.trees = []           # the subtrees the partition holds whole (T records)
+        self.survey = None        # datamover_plan_only: survey.survey_partition's result
 
     def leave_out(self, changed):
         """Before the transfer: entries of the directories in ``changed`` ({dir: why}) are not
