@@ -156,8 +156,8 @@ def _finding_lines(section):
                                            "a migration)"),
                        ("special", "special files (devices, FIFOs, sockets: not copied)")):
         if section[key]["count"]:
-            out.append("%d %s, e.g. %s" % (section[key]["count"], words,
-                                           section[key]["samples"][0]))
+            path, why = section[key]["samples"][0]
+            out.append("%d %s, e.g. %s (%s)" % (section[key]["count"], words, _short(path), why))
     links, sparse = section["hardlinks"], section["sparse"]
     if links["files"]:
         out.append("%d hard-linked names%s: each is copied in full%s" % (
@@ -176,11 +176,22 @@ def _finding_lines(section):
     return out
 
 
+def _short(path, most=100):
+    """A path for a summary line: a key over the store's limit is long by nature."""
+    return path if len(path) <= most else "%s...%s (%d characters)" % (
+        path[:40], path[-40:], len(path))
+
+
+def _money(value):
+    return "%.2f" % value if value >= 10 else "%.4g" % value
+
+
 def _estimate_lines(section):
     out = []
     bill = section["cost"]
     if bill:
-        parts = ", ".join("%s %.2f" % (k.replace("_", " "), v) for k, v in bill["lines"].items())
+        parts = ", ".join("%s %s" % (k.replace("_", " "), _money(v))
+                          for k, v in bill["lines"].items())
         out.append("estimated cost (%s, at datamover_prices): %s" % (bill["currency"] or
                                                                    "no currency given", parts))
     else:
