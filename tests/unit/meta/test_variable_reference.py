@@ -237,3 +237,20 @@ def test_on_resume_column_is_what_run_json_does():
     others = sorted(name for name in _spec_options("migrate") if name not in plan.values()
                     and name in rows and rows[name]["on resume"] not in ("per execution", "-"))
     assert not others, "not in run.json, so 'per execution' (or '-'): %s" % others
+
+
+def test_the_migrate_role_readme_table_has_the_defaults():
+    """roles/migrate/README.md's table (the role's page in Galaxy) repeats type and default:
+    they must be the role's."""
+    with open(os.path.join(ROOT, "roles", "migrate", "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    defaults, wrong = _defaults("migrate"), []
+    for name, kind, cell in re.findall(r"^\| `(datamover_[a-z0-9_]+)` \| ([^|]+) \| (.+) \|$", text, re.M):
+        first = re.match(r"^`([^`]*)`", cell)
+        if name not in defaults:
+            if not cell.startswith("**required**"):
+                wrong.append("%s has no default: roles/migrate/README.md says %s" % (name, cell))
+        elif first is None or yaml.safe_load(first.group(1)) != defaults[name]:
+            wrong.append("%s: roles/migrate/README.md says %s, defaults/main.yml has %r"
+                         % (name, cell, defaults[name]))
+    assert not wrong, "\n".join(wrong)
