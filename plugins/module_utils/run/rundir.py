@@ -37,13 +37,15 @@ This module owns the layout: no other file names a file of it. Layout (all under
     workers/<host>.json      each worker's heartbeat and totals
     progress/<host>.json     each worker's live progress (files, bytes in flight), rewritten
                              in place at most once a second
-    logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log
+    logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log,
+                             logs/mirror.log, logs/worker-<host>.log (a detached worker's own)
     tmp/                     per-claim work directories; clock-<host>, one per host
     kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release
     private/secrets.json     credentials taken out of the destination and tool options (0600):
                              the workers give them to the tool as environment variables.
                              Written by each execution, removed at its end (controller lock
                              release, k8s_release); run.json's "secrets" says how many to expect
+    uploads.json             what the end-of-run clean-up did about multipart uploads
     report.json, report.md, report.html
     not-copied.jsonl         every source file not at the destination, one JSON record a line
     audit-extra.json, extra-at-destination.jsonl, audit-extra.claimed
@@ -51,6 +53,7 @@ This module owns the layout: no other file names a file of it. Layout (all under
                              does not (the count, every name, the worker that listed it)
 
 and, in the shared dir itself, the preflight canaries ``.datamover-canary-<nonce>[-<host>]``.
+The same listing for operators: docs/run-directory.md (a test keeps it complete).
 
 The manifest records size and mtime for every entry so verification can compare the
 destination with what was crawled, and so a later incremental run can move only what changed.
