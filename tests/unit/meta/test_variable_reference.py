@@ -22,7 +22,7 @@ NAME_RE = re.compile(r"\bdatamover_[a-z0-9_]*[a-z0-9]\b")
 ROW_RE = re.compile(r"^\| `([a-z][a-z0-9_]*)` \|")
 # Refused on resume besides run.json's identity keys: an audit never shares a run id with a
 # migration (RunDir.identity_problems), another datamover_since is refused by open_run.
-REFUSED_BESIDES_IDENTITY = ("audit", "since")
+REFUSED_BESIDES_IDENTITY = ("audit", "plan_only", "since")
 # Crawl-only options that run.json keeps under "partitioning" (planning.run_meta); the others
 # of PLANNING_KEYS are not recorded (threads) or not a variable (fleet_slots, from the slots).
 KEPT_PLANNING_KEYS = ("engine", "partition_files", "partition_bytes")
@@ -197,14 +197,16 @@ def test_argument_spec_options_are_documented_with_their_type_and_default(role):
 
 
 def _plan_variables():
-    """{plan option: the variable the migrate role gives it} (tasks/dispatch.yml)."""
+    """[(plan option, a variable the migrate role gives it)] (tasks/dispatch.yml); an option
+    made of a mapping (estimate) takes several variables."""
     with open(os.path.join(ROOT, "roles", "migrate", "tasks", "dispatch.yml"), encoding="utf-8") as handle:
         task = yaml.safe_load(handle)[0]
-    out = {}
+    out = []
     for key, template in task["vars"]["datamover_plan"].items():
-        match = re.match(r"^\{\{ (datamover_[a-z0-9_]+)", template)
-        if match:
-            out[key] = match.group(1)
+        for text in template.values() if isinstance(template, dict) else [template]:
+            match = re.match(r"^\{\{ (datamover_[a-z0-9_]+)", text)
+            if match:
+                out.append((key, match.group(1)))
     return out
 
 
@@ -227,14 +229,15 @@ def test_on_resume_column_is_what_run_json_does():
     unknown = sorted(n for n, row in rows.items() if row["on resume"] not in vocabulary)
     assert not unknown, "on resume must be one of %s: %s" % (sorted(vocabulary), unknown)
     plan = _plan_variables()
-    assert set(plan) >= set(IDENTITY_KEYS) | set(MUTABLE_KEYS) - {"multipart", "secrets"}
+    assert {key for key, _var in plan} >= set(IDENTITY_KEYS) | set(MUTABLE_KEYS) - {
+        "multipart", "secrets"}
     wrong = ["%s (plan option %s): docs/variables.md says %r, the run directory's code does %r"
              % (var, key, rows.get(var, {}).get("on resume"), _expected_resume(key))
-             for key, var in sorted(plan.items())
+             for key, var in sorted(plan)
              if rows.get(var, {}).get("on resume") != _expected_resume(key)]
     assert not wrong, "\n".join(wrong)
     # what the plan does not carry is read by each execution (or names the run)
-    others = sorted(name for name in _spec_options("migrate") if name not in plan.values()
+    others = sorted(name for name in _spec_options("migrate") if name not in {v for _k, v in plan}
                     and name in rows and rows[name]["on resume"] not in ("per execution", "-"))
     assert not others, "not in run.json, so 'per execution' (or '-'): %s" % others
 
