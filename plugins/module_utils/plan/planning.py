@@ -128,12 +128,6 @@ def open_run(rundir, params, binary=None):
                                                    "the source"]]
     meta, created = rundir.create_or_check(meta)
     record_source(rundir, source_now)
-    if (meta.get("since") or None) != (params.get("since") or None):
-        # Another since under the same id would mix two different diffs in one run.
-        raise PlanError("datamover_run_id %r is an incremental run since %r (this one asks for "
-                        "%r): use a new datamover_run_id, or repeat datamover_since=%s to resume "
-                        "it" % (rundir.run_id, meta.get("since"), params.get("since"),
-                                meta.get("since") or "''"))
     if env:
         rundir.write_secrets(env)
     requeued = [] if created else RunState(rundir).requeue_failed()

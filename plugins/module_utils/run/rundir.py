@@ -274,6 +274,14 @@ class RunDir:
                     "use a new datamover_run_id, or repeat the original %s to resume that run"
                     % (self.run_id, key, old.get(key), meta.get(key), key)
                     for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
+        if (old.get("since") or None) != (meta.get("since") or None):
+            # another since under the same id would mix two different diffs in one run
+            problems.append("datamover_run_id %r is %s (this one asks for %s): use a new "
+                            "datamover_run_id, or repeat datamover_since=%s to resume it" % (
+                                self.run_id, "an incremental run since %r" % old["since"]
+                                if old.get("since") else "a full run (no datamover_since)",
+                                "datamover_since=%r" % meta["since"] if meta.get("since")
+                                else "a full run", old.get("since") or "''"))
         if pass_kind(old) != pass_kind(meta):
             # an audit or a plan-only pass writes nothing at the destination, a migration
             # moves data, and a plan is the source as it was then: never one run directory
