@@ -502,6 +502,7 @@ class Worker:
         self.guard.check_root()  # a source gone under the survey fails it, as a transfer
         job.history.append(Attempt(attempt=len(job.history) + 1, host=self.host, rc=0,
                                    seconds=round(time.time() - t0, 3), files=len(job.pending)))
+        job.pending = []  # surveyed: nothing is left to move or to count as not copied
         self._settle(job, "done")
 
     def _transfer(self, job):

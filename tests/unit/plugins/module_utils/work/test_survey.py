@@ -90,6 +90,10 @@ def test_a_plan_only_pass_reports_every_figure_of_a_known_tree(tmp_path):
     assert cost["storage_per_month"] == round(total / float(1 << 30) * 20.0, 4)
     assert sec["time"] == {"seconds": round(total / float(MIB), 1), "bound_by": "bytes_per_second",
                            "rates": {"bytes_per_second": MIB, "files_per_second": 1.0}}
+    # what a migration would not copy is a finding of the plan, not a list of every file
+    assert report["files_not_copied"]["count"] == 1  # the FIFO (special.list)
+    assert all(len(open(os.path.join(rundir.path, "results", name)).read()) < 20000
+               for name in os.listdir(os.path.join(rundir.path, "results")))
     summary = "\n".join(out["summary"])
     assert "PLAN ONLY: nothing was moved" in summary and "verified" not in summary
     html = open(out["report_html"]).read()
