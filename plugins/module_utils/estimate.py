@@ -72,8 +72,8 @@ def cost(requests, stored_bytes, prices):
     if "per_gb_month" in prices:
         lines["storage_per_month"] = stored_bytes / float(GIB) * float(prices["per_gb_month"])
     once = lines.get("writes", 0.0) + lines.get("lists", 0.0)
-    return {"currency": prices.get("currency") or "", "lines": {k: round(v, 4) for k, v in
-                                                               lines.items()},
+    return {"currency": prices.get("currency") or "",
+            "lines": {k: round(v, 4) for k, v in lines.items()},
             "requests_once": round(once, 4), "prices": dict(prices)}
 
 

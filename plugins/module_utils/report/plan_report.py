@@ -192,8 +192,8 @@ def _estimate_lines(section):
     if bill:
         parts = ", ".join("%s %s" % (k.replace("_", " "), _money(v))
                           for k, v in bill["lines"].items())
-        out.append("estimated cost (%s, at datamover_prices): %s" % (bill["currency"] or
-                                                                   "no currency given", parts))
+        currency = bill["currency"] or "no currency given"
+        out.append("estimated cost (%s, at datamover_prices): %s" % (currency, parts))
     else:
         out.append("no cost estimate: give datamover_prices (per_1000_writes, per_1000_lists, "
                    "per_gb_month, currency)")

@@ -138,10 +138,10 @@ def _bars(title, rows):
                 (label_w, files, top_files, RUN_COLOUR, str(files)),
                 (label_w + half + 12, nbytes, top_bytes, WORKER_COLOURS[0], human_bytes(nbytes))):
             width = max(0.0, (half - 70) * value / float(top))
+            values = (_e(label), x0, y + 2, width, colour, x0 + width + 4, y + 13, _e(text))
             out.append('<rect class="bar" data-bucket="%s" x="%.1f" y="%d" width="%.1f" '
                        'height="14" fill="%s"/><text x="%.1f" y="%d" font-size="10" '
-                       'fill="#555">%s</text>' % (_e(label), x0, y + 2, width, colour,
-                                                   x0 + width + 4, y + 13, _e(text)))
+                       'fill="#555">%s</text>' % values)
     out.append("</svg>")
     return '<h2>%s</h2>\n%s' % (_e(title), "".join(out))
 

@@ -19,7 +19,7 @@ SAMPLES = 50          # samples of each finding
 
 def empty_survey():
     return {"files": 0, "symlinks": 0, "bytes": 0,
-            "histogram": [[0, 0] for _ in range(len(HISTOGRAM_EDGES) + 1)],
+            "histogram": [[0, 0] for _edge in range(len(HISTOGRAM_EDGES) + 1)],
             "largest": [], "deepest": [], "longest": [],
             "unrepresentable": [0, []], "vanished": [0, []], "changed": [0, []],
             "hardlinks": {"files": 0, "bytes": 0, "inodes": [], "inodes_dropped": 0},
