@@ -93,7 +93,15 @@ IDENTITY_KEYS = ("source", "destination", "tool")
 # These may change when a run is resumed (e.g. add --bwlimit for the night, or allow a mirror
 # more deletions after reading the list it refused).
 MUTABLE_KEYS = ("tool_options", "rclone_config", "verify", "symlinks", "mirror", "max_delete",
-                "max_delete_share", "tolerate", "multipart", "secrets", "estimate")
+                "max_delete_share", "tolerate", "multipart", "secrets", "estimate", "transfers",
+                "audit_extra")
+# These shaped what the first execution made (the plan is cut with the excludes and the
+# partitioning, the directories were made with the access mode): another value on resume
+# would be silently ignored, so it is refused. (key, its default for runs that lack it)
+FIXED_KEYS = (("excludes", []), ("run_dir_access", "private"))
+FIXED_PARTITIONING = (("engine", "datamover_partition_engine"),
+                      ("files", "datamover_partition_files"),
+                      ("bytes", "datamover_partition_bytes"))
 CANARY_PREFIX = ".datamover-canary-"
 # run_dir_access -> (mode of the run's directories, umask it implies). File names are often
 # sensitive: private by default; "group" lets an operator team (the directory's group) read.
@@ -274,6 +282,7 @@ class RunDir:
                     "use a new datamover_run_id, or repeat the original %s to resume that run"
                     % (self.run_id, key, old.get(key), meta.get(key), key)
                     for key in IDENTITY_KEYS if old.get(key) != meta.get(key)]
+        problems += self._fixed_problems(old, meta)
         if (old.get("since") or None) != (meta.get("since") or None):
             # another since under the same id would mix two different diffs in one run
             problems.append("datamover_run_id %r is %s (this one asks for %s): use a new "
@@ -292,6 +301,20 @@ class RunDir:
                             % (self.run_id, _KIND_WORDS[pass_kind(old)],
                                _KIND_WORDS[pass_kind(meta)]))
         return problems
+
+    def _fixed_problems(self, old, meta):
+        """Options given (not None) that differ from what the run was made with."""
+        changed = [("datamover_" + key, old.get(key, default), meta[key])
+                   for key, default in FIXED_KEYS
+                   if meta.get(key) is not None and (old.get(key) or default) != meta[key]]
+        planned, asked = old.get("partitioning") or {}, meta.get("partitioning") or {}
+        changed += [(name, planned[key], asked[key]) for key, name in FIXED_PARTITIONING
+                    if asked.get(key) is not None and planned.get(key) is not None
+                    and planned[key] != asked[key]]
+        return ["datamover_run_id %r was made with %s=%r (this one asks for %r): a resume "
+                "keeps what its plan was cut and its directory made with; repeat %r, or use a "
+                "new datamover_run_id" % (self.run_id, name, was, now, was)
+                for name, was, now in changed]
 
     def create_or_check(self, meta):
         """Create the run (new id) or check that an existing run moves the same thing.

@@ -12,7 +12,11 @@ import pytest
 import yaml
 
 from ansible_collections.datamover.fleet.plugins.module_utils.plan.planning import META_KEYS, PLANNING_KEYS
-from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import IDENTITY_KEYS, MUTABLE_KEYS
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import (
+    FIXED_KEYS,
+    IDENTITY_KEYS,
+    MUTABLE_KEYS,
+)
 from tests.conftest import ROOT
 
 REFERENCE = os.path.join(ROOT, "docs", "variables.md")
@@ -20,12 +24,13 @@ REFERENCE = os.path.join(ROOT, "docs", "variables.md")
 DOCUMENTED_ROLES = ("migrate", "awx_job", "awx_templates")
 NAME_RE = re.compile(r"\bdatamover_[a-z0-9_]*[a-z0-9]\b")
 ROW_RE = re.compile(r"^\| `([a-z][a-z0-9_]*)` \|")
-# Refused on resume besides run.json's identity keys: an audit never shares a run id with a
-# migration (RunDir.identity_problems), another datamover_since is refused by open_run.
-REFUSED_BESIDES_IDENTITY = ("audit", "plan_only", "since")
-# Crawl-only options that run.json keeps under "partitioning" (planning.run_meta); the others
-# of PLANNING_KEYS are not recorded (threads) or not a variable (fleet_slots, from the slots).
-KEPT_PLANNING_KEYS = ("engine", "partition_files", "partition_bytes")
+# Refused on resume besides run.json's identity keys (RunDir.identity_problems): the kind of
+# pass, another datamover_since, and what the first execution made the run with.
+REFUSED_BESIDES_IDENTITY = ("audit", "plan_only", "since") + tuple(k for k, _d in FIXED_KEYS)
+# Crawl-only options that run.json keeps under "partitioning" (planning.run_meta), refused on
+# resume; the others of PLANNING_KEYS are not recorded (threads) or not a variable
+# (fleet_slots, from the slots).
+FIXED_PLANNING_KEYS = ("engine", "partition_files", "partition_bytes")
 
 
 def _cells(line):
@@ -211,20 +216,19 @@ def _plan_variables():
 
 
 def _expected_resume(key):
-    if key in IDENTITY_KEYS or key in REFUSED_BESIDES_IDENTITY:
+    if key in IDENTITY_KEYS or key in REFUSED_BESIDES_IDENTITY or key in FIXED_PLANNING_KEYS:
         return "refused"
     if key in MUTABLE_KEYS:
         return "recorded"
-    if key in META_KEYS or key in KEPT_PLANNING_KEYS:
-        return "kept"
+    assert key not in META_KEYS, "%s: recorded in run.json, neither refused nor changeable" % key
     return "per execution"
 
 
 def test_on_resume_column_is_what_run_json_does():
     rows = _variable_rows()
     with open(REFERENCE, encoding="utf-8") as handle:
-        vocabulary = set(re.findall(r"^\| (refused|recorded|kept|per execution|-) \|", handle.read(), re.M))
-    assert vocabulary == {"refused", "recorded", "kept", "per execution", "-"}, (
+        vocabulary = set(re.findall(r"^\| (refused|recorded|per execution|-) \|", handle.read(), re.M))
+    assert vocabulary == {"refused", "recorded", "per execution", "-"}, (
         "docs/variables.md's 'on resume' table must define each value")
     unknown = sorted(n for n, row in rows.items() if row["on resume"] not in vocabulary)
     assert not unknown, "on resume must be one of %s: %s" % (sorted(vocabulary), unknown)
