@@ -53,7 +53,7 @@ HOSTS = ["xfer-01", "xfer-02", "xfer-03"]
 BUCKET = "climate-archive"
 DOC_SOURCE, DOC_SHARED, DOC_CONF = "/lustre/projects/climate", "/lustre/datamover", \
     "/etc/rclone/rclone.conf"
-LAB_VARS = {"datamover_partition_files": 20, "datamover_watch_interval": 2,
+LAB_VARS = {"datamover_partition_files": 10, "datamover_watch_interval": 2,
             "datamover_backoff": 0.2}
 # The passes of the page, in order (each one's run id), and what kind each is.
 PASSES = ["plan-1", "bulk-1", "catchup-1", "final-plan", "final", "audit-1"]
