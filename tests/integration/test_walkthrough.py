@@ -46,7 +46,7 @@ from tests.lab.latency_proxy import LatencyProxy
 from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, rclone_binary
 
 OK, WHY = can_build_fleet()
-pytestmark = pytest.mark.skipif(not OK, reason="no fleet of namespaces here: " + WHY)
+needs_fleet = pytest.mark.skipif(not OK, reason="no fleet of namespaces here: " + WHY)
 
 DOC = os.path.join(ROOT, "docs", "walkthrough.md")
 HOSTS = ["xfer-01", "xfer-02", "xfer-03"]
@@ -204,6 +204,13 @@ def users_write(src):
     for rel in deleted:
         os.unlink(os.path.join(src, rel))
     return sorted(changed + added), sorted(deleted)
+
+
+def users_delete_before_the_freeze(src):
+    """What users do after the catch-up pass: delete a few more files."""
+    files = [f for f in source_files(src) if f.startswith("ensemble/member-0")]
+    for rel in files[-DELETED_LATE:]:
+        os.unlink(os.path.join(src, rel))
 
 
 def planned(shared, run_id):
@@ -364,6 +371,7 @@ def fleet():
         yield f
 
 
+@needs_fleet
 def test_the_walkthrough_runs_as_written(tmp_path, fleet):
     with open(DOC, encoding="utf-8") as handle:
         blocks = page_blocks(handle.read())
@@ -408,9 +416,7 @@ def test_the_walkthrough_runs_as_written(tmp_path, fleet):
                 if run_id == "catchup-1" and moved is None:
                     moved, deleted = users_write(lab.src)
                 if run_id == "final-plan" and run_id not in seen:
-                    files = [f for f in source_files(lab.src) if f.startswith("ensemble/member-0")]
-                    for rel in files[-DELETED_LATE:]:
-                        os.unlink(os.path.join(lab.src, rel))
+                    users_delete_before_the_freeze(lab.src)
                 if block.has("background"):
                     proxy.delay = 1.0  # a slow link: the bulk pass is still running below
                     proc, out = lab.start(command, step)
