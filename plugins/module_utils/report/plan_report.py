@@ -128,11 +128,12 @@ def _requests(tot, meta):
 def summary_lines(section, run_id):
     """The plan-only pass in a few lines for people."""
     lines = ["PLAN ONLY: nothing was moved or written at the destination",
-             "%d files, %d symlinks, %s%s in %d partitions" % (
-                 section["files"], section["symlinks"], human_bytes(section["bytes"]),
-                 ", %d directories" % section["directories"]
+             "%s, %s, %s%s in %s" % (
+                 _n(section["files"], "file"), _n(section["symlinks"], "symlink"),
+                 human_bytes(section["bytes"]),
+                 ", " + _n(section["directories"], "directory", "directories")
                  if section["directories"] is not None else "",
-                 section["partitions"]["count"])]
+                 _n(section["partitions"]["count"], "partition"))]
     if section["largest"]:
         top = section["largest"][0]
         lines.append("largest file: %s (%s)" % (human_bytes(top["bytes"]), top["path"]))
@@ -155,25 +156,34 @@ def _finding_lines(section):
     for key, words in (("unrepresentable", "names the destination cannot hold (not copied by "
                                            "a migration)"),
                        ("special", "special files (devices, FIFOs, sockets: not copied)")):
+        # words are plural on purpose: "1 names ..." reads as a count of a kind
         if section[key]["count"]:
             path, why = section[key]["samples"][0]
-            out.append("%d %s, e.g. %s (%s)" % (section[key]["count"], words, _short(path), why))
+            out.append("%s, e.g. %s (%s)" % (_n(section[key]["count"], words, words),
+                                            _short(path), why))
     links, sparse = section["hardlinks"], section["sparse"]
     if links["files"]:
-        out.append("%d hard-linked names%s: each is copied in full%s" % (
-            links["files"], " of %d files" % links["inodes"] if links["inodes"] else "",
+        out.append("%s%s: each is copied in full%s" % (
+            _n(links["files"], "hard-linked name"),
+            " of " + _n(links["inodes"], "file") if links["inodes"] else "",
             " (%s more than the source holds)" % human_bytes(links["duplicated_bytes"])
             if links["duplicated_bytes"] else ""))
     if sparse["files"]:
-        out.append("%d files allocate less than their size (sparse, compressed, or released "
-                   "by an HSM: a read recalls them): %s apparent, %s allocated; copied in full"
-                   % (sparse["files"], human_bytes(sparse["bytes"]),
+        out.append("%s less than %s size (sparse, compressed, or released by an HSM: a "
+                   "read recalls them): %s apparent, %s allocated; copied in full"
+                   % (_n(sparse["files"], "file allocates", "files allocate"),
+                      "its" if sparse["files"] == 1 else "their", human_bytes(sparse["bytes"]),
                       human_bytes(sparse["allocated"])))
     moved = section["changed_since_crawl"]
     if moved["vanished"] or moved["changed"]:
         out.append("the source moved on during the pass: %d vanished, %d changed since the "
                    "crawl" % (moved["vanished"], moved["changed"]))
     return out
+
+
+def _n(count, one, many=None):
+    """"1 file", "2 files"."""
+    return "%d %s" % (count, one if count == 1 else (many or one + "s"))
 
 
 def _short(path, most=100):

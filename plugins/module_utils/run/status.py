@@ -15,7 +15,9 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     fs_now,
     human_bytes,
     human_seconds,
+    read_json,
 )
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import pass_kind
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 
 
@@ -68,6 +70,8 @@ def snapshot(rundir, lease_seconds=LEASE_SECONDS):
         # Every worker has written its last record: files and bytes are final, not catching up.
         "final": not any(w["alive"] for w in workers),
         "stop_requested": rundir.stop_requested(),
+        # a plan-only pass surveys partitions: its progress line must not read as a transfer
+        "kind": pass_kind(read_json(rundir.p("run.json")) or {}),
     }
 
 
@@ -135,7 +139,10 @@ def progress_line(st, rate, elapsed, eta=None):
         head = "%d/%d parts" % (parts["done"] + parts["failed"], parts["total"])
     else:
         head = "crawling, %d parts so far" % parts["total"]
-    line = "[datamover %s] %s" % (st["run_id"], head)
+    kind = st.get("kind")
+    line = "[datamover %s%s] %s" % (st["run_id"], ", plan only: surveyed, nothing moves"
+                                    if kind == "plan-only" else ", audit" if kind == "audit"
+                                    else "", head)
     notes = (["%d failed" % parts["failed"]] if parts["failed"] else []) + \
         (["%d running" % parts["claimed"]] if parts.get("claimed") else [])
     if notes:

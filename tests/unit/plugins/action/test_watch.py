@@ -36,6 +36,13 @@ def test_progress_line_of_a_planned_run():
                     " | 1:01:01 elapsed")
 
 
+def test_progress_line_says_a_pass_that_moves_nothing():
+    plan = progress_line(_status(kind="plan-only"), rate=GIB, elapsed=1)
+    assert plan.startswith("[datamover ckpt, plan only: surveyed, nothing moves] 5/10 parts")
+    assert progress_line(_status(kind="audit"), rate=GIB, elapsed=1).startswith(
+        "[datamover ckpt, audit] 5/10 parts")
+
+
 def test_progress_line_is_never_100_percent_while_a_partition_is_claimed():
     st = _status(parts={"todo": 0, "claimed": 1, "done": 9, "failed": 0, "total": 10},
                  files_done=1000, bytes_done=10 * GIB, complete=False)
