@@ -159,8 +159,8 @@ def _finding_lines(section):
         # words are plural on purpose: "1 names ..." reads as a count of a kind
         if section[key]["count"]:
             path, why = section[key]["samples"][0]
-            out.append("%s, e.g. %s (%s)" % (_n(section[key]["count"], words, words),
-                                            _short(path), why))
+            count = _n(section[key]["count"], words, words)
+            out.append("%s, e.g. %s (%s)" % (count, _short(path), why))
     links, sparse = section["hardlinks"], section["sparse"]
     if links["files"]:
         out.append("%s%s: each is copied in full%s" % (
