@@ -99,8 +99,9 @@ PREFLIGHT_FLAGS = ("--low-level-retries", "2", "--retries", "1", "--contimeout",
 # of small files). The bucket must already exist (preflight says how to create it), so rclone
 # need not check or create it either. Flags of other backends are ignored by rclone.
 LEAN_UPLOAD_FLAGS = ("--s3-no-head", "--s3-no-check-bucket", "--oos-no-check-bucket")
-# rclone's own default of --multi-thread-streams (and of --s3/--oos-upload-concurrency): parts
-# of one file uploaded at once.
+# rclone's own default of --multi-thread-streams (and of --s3-upload-concurrency; OCI's
+# --oos-upload-concurrency defaults to 10, and rclone takes the larger): parts of one file
+# uploaded at once.
 RCLONE_STREAMS = 4
 
 
