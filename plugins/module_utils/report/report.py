@@ -467,9 +467,14 @@ def _stopped_lines(report):
     if not stop:
         return []
     parts = report["partitions"]
+    left = parts["todo"] + parts["claimed"]
+    if not left and parts["done"] + parts["failed"] == parts["total"]:
+        # the STOP came when there was nothing left to stop: the run is complete, not stopped
+        return ["a STOP file %s (%s, %s) came after every partition had settled: nothing was "
+                "left to stop" % (stop["path"], stop["reason"], stop["time_utc"])]
     return ["STOPPED by the STOP file %s (%s, %s): %d partitions not attempted or not finished; "
             "re-run with the same datamover_run_id to resume (the STOP file is then cleared)"
-            % (stop["path"], stop["reason"], stop["time_utc"], parts["todo"] + parts["claimed"])]
+            % (stop["path"], stop["reason"], stop["time_utc"], left)]
 
 
 def _uploads_lines(up):

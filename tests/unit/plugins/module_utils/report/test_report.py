@@ -156,6 +156,19 @@ def test_unfinished_run_is_not_succeeded(rundir):
     assert rep["partitions"]["todo"] == 1
 
 
+def test_a_stop_says_what_it_stopped_and_never_contradicts_a_complete_run(rundir):
+    _settle(rundir, 1, "w1")
+    rundir.request_stop("stopped by hand")
+    stopped = "\n".join(summary_lines(build_report(rundir)))
+    assert "STOPPED by the STOP file" in stopped and "3 partitions not attempted" in stopped
+    for part in (2, 3, 4):
+        _settle(rundir, part, "w1")
+    done = build_report(rundir)
+    lines = "\n".join(summary_lines(done))
+    assert done["status"] == "succeeded" and "STOPPED" not in lines
+    assert "came after every partition had settled: nothing was left to stop" in lines
+
+
 def test_run_without_plan_is_not_succeeded(tmp_path):
     rd = RunDir(str(tmp_path / "shared"), "noplan")
     rd.create_or_check({"source": "/s", "destination": "/d", "tool": "rsync"})
