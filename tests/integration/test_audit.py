@@ -14,7 +14,7 @@ import os
 import subprocess
 
 from tests.lab.latency_proxy import LatencyProxy
-from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, rclone_binary
+from tests.lab.seaweed import rclone_binary
 from tests.lab.trees import sample_tree
 
 MIB = 1 << 20
@@ -46,14 +46,6 @@ def _source(tmp_path):
     return src
 
 
-def _conf(tmp_path, port):
-    conf = str(tmp_path / "rclone.conf")
-    with open(conf, "w") as handle:
-        handle.write("[dmtest]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
-                     "access_key_id = %s\nsecret_access_key = %s\n" % (port, ACCESS_KEY, SECRET_KEY))
-    return conf
-
-
 def _replace_object(conf, dest, rel, size):
     """Other bytes of the same size, written by another tool (rclone rcat, the same layout)."""
     subprocess.run([rclone_binary(), "--config", conf, "rcat", "--s3-no-check-bucket"] + LAYOUT
@@ -75,7 +67,7 @@ def test_checksum_audit_names_exactly_the_replaced_content_and_a_checksum_run_re
         tmp_path, playbook, s3):
     src, shared, dst = _source(tmp_path), tmp_path / "shared", tmp_path / "dst"
     with LatencyProxy(s3.base + 3, delay=0.0, keep_lines=True) as proxy:
-        conf = _conf(tmp_path, proxy.port)
+        conf = s3.write_rclone_config(str(tmp_path / "rclone.conf"), port=proxy.port)
         dest = "dmtest:dmtest/%s" % tmp_path.name
         s3v = dict(datamover_rclone_config=conf, datamover_tool_options=LAYOUT)
         ran = playbook(_vars(src, dest, shared, "s3-run", "rclone", datamover_verify="checksum",

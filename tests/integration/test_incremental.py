@@ -9,8 +9,8 @@ import os
 import subprocess
 
 from tests.lab.latency_proxy import LatencyProxy
-from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, rclone_binary
-from tests.lab.trees import diff_trees, sample_tree
+from tests.lab.seaweed import rclone_binary
+from tests.lab.trees import diff_trees, relative_files, sample_tree
 
 CHANGE, ADD, DELETE = 20, 8, 6
 HOSTS = 2  # inventories/local
@@ -47,17 +47,10 @@ def _vars(src, dst, shared, run_id, tool="rsync", **extra):
     return base
 
 
-def _files(root):
-    out = []
-    for dirpath, _dirs, names in os.walk(root):
-        out += [os.path.relpath(os.path.join(dirpath, n), root) for n in names]
-    return sorted(out)
-
-
 def mutate(src):
     """Change CHANGE files (half by size, half by mtime only), add ADD (some in a new
     directory), delete DELETE. Returns (moved, deleted) relpaths."""
-    files = _files(src)
+    files = relative_files(src)
     changed, deleted = files[1:1 + CHANGE], files[-DELETE:]
     for i, rel in enumerate(changed):
         path = os.path.join(src, rel)
@@ -163,11 +156,7 @@ def test_s3_incremental_makes_no_listing_and_mirror_deletes_exactly(tmp_path, pl
     sample_tree(str(src), files=300, big_files=0)
     shared.mkdir()
     with LatencyProxy(s3.base + 3, delay=0.0, keep_lines=True) as proxy:
-        conf = str(tmp_path / "rclone.conf")
-        with open(conf, "w") as handle:
-            handle.write("[dmtest]\ntype = s3\nprovider = SeaweedFS\nendpoint = "
-                         "http://127.0.0.1:%d\naccess_key_id = %s\nsecret_access_key = %s\n"
-                         % (proxy.port, ACCESS_KEY, SECRET_KEY))
+        conf = s3.write_rclone_config(str(tmp_path / "rclone.conf"), port=proxy.port)
         dest = "dmtest:dmtest/%s" % tmp_path.name
         common = dict(tool="rclone", datamover_rclone_config=conf)
         full = playbook(_vars(src, dest, shared, "full", **common), name="full")
@@ -211,4 +200,4 @@ def test_s3_incremental_makes_no_listing_and_mirror_deletes_exactly(tmp_path, pl
         assert counts.get("LIST", 0) == PREFLIGHT["LIST"] * HOSTS, counts  # none for deleting
         listing = subprocess.run([rclone_binary(), "--config", conf, "lsf", "-R", "--files-only",
                                   dest], capture_output=True, check=True).stdout
-        assert sorted(os.fsdecode(n) for n in listing.split(b"\n") if n) == _files(str(src))
+        assert sorted(os.fsdecode(n) for n in listing.split(b"\n") if n) == relative_files(str(src))

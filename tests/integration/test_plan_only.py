@@ -11,18 +11,10 @@ import os
 import subprocess
 
 from tests.lab.latency_proxy import LatencyProxy
-from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, rclone_binary
+from tests.lab.seaweed import rclone_binary
 from tests.unit.plugins.module_utils.work.test_survey import LAYOUT, LONG, MIB, _tree
 
 HOSTS = 2  # inventories/local
-
-
-def _conf(tmp_path, port):
-    conf = str(tmp_path / "rclone.conf")
-    with open(conf, "w") as handle:
-        handle.write("[dmtest]\ntype = s3\nprovider = SeaweedFS\nendpoint = http://127.0.0.1:%d\n"
-                     "access_key_id = %s\nsecret_access_key = %s\n" % (port, ACCESS_KEY, SECRET_KEY))
-    return conf
 
 
 def _listing(conf, dest):
@@ -46,7 +38,7 @@ def test_a_plan_only_pass_reports_the_tree_and_writes_nothing_at_the_store(
     src, shared = tmp_path / "src", tmp_path / "shared"
     sizes = _tree(str(src))
     with LatencyProxy(s3.base + 3, delay=0.0) as proxy:
-        conf = _conf(tmp_path, proxy.port)
+        conf = s3.write_rclone_config(str(tmp_path / "rclone.conf"), port=proxy.port)
         dest = "dmtest:dmtest/%s" % tmp_path.name
         proxy.reset_counts()
         plan = playbook(_vars(src, dest, shared, "plan", conf, datamover_plan_only=True,

@@ -44,6 +44,7 @@ from tests.conftest import COLLECTIONS, ROOT, VENV_BIN
 from tests.lab.fleet import Fleet, can_build_fleet
 from tests.lab.latency_proxy import LatencyProxy
 from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, rclone_binary
+from tests.lab.trees import relative_files
 
 OK, WHY = can_build_fleet()
 needs_fleet = pytest.mark.skipif(not OK, reason="no fleet of namespaces here: " + WHY)
@@ -182,16 +183,9 @@ def make_tree(src):
     return files + 3
 
 
-def source_files(src):
-    out = []
-    for dirpath, _dirs, names in os.walk(src):
-        out += [os.path.relpath(os.path.join(dirpath, n), src) for n in names]
-    return sorted(out)
-
-
 def users_write(src):
     """What users do between the bulk pass and the catch-up: change, add, delete files."""
-    files = [f for f in source_files(src) if f.startswith("ensemble/")]
+    files = [f for f in relative_files(src) if f.startswith("ensemble/")]
     changed, deleted = files[:CHANGED], files[-DELETED:]
     for rel in changed:
         with open(os.path.join(src, rel), "ab") as handle:
@@ -208,7 +202,7 @@ def users_write(src):
 
 def users_delete_before_the_freeze(src):
     """What users do after the catch-up pass: delete a few more files."""
-    files = [f for f in source_files(src) if f.startswith("ensemble/member-0")]
+    files = [f for f in relative_files(src) if f.startswith("ensemble/member-0")]
     for rel in files[-DELETED_LATE:]:
         os.unlink(os.path.join(src, rel))
 
@@ -317,7 +311,7 @@ def check_plan(lab, counts):
     assert not (counts.get("PUT") or counts.get("POST") or counts.get("DELETE")), counts
     assert lab.listing() == []  # the plan-only pass wrote nothing at the bucket
     sec = report(lab.shared, "plan-1")["plan_only"]
-    assert sec["files"] == len(source_files(lab.src))  # a hard link counts once per name
+    assert sec["files"] == len(relative_files(lab.src))  # a hard link counts once per name
     assert sec["hardlinks"]["files"] == 2 and sec["sparse"]["files"] == 1, sec
     assert sec["cost"]["currency"] == "USD" and sec["time"]["seconds"] > 0, sec
     with open(os.path.join(lab.shared, "plan-1", "report.html")) as handle:
@@ -333,7 +327,7 @@ def check_bulk(lab):
     rep = report(lab.shared, "bulk-1")
     assert rep["status"] == "succeeded", rep
     assert rep["verification"]["verified_earlier"]["files"] > 0, rep["verification"]
-    assert lab.listing() == ["projects/climate/" + f for f in source_files(lab.src)]
+    assert lab.listing() == ["projects/climate/" + f for f in relative_files(lab.src)]
 
 
 def check_catchup(lab, moved, deleted):
@@ -355,7 +349,7 @@ def check_final_plan(lab, counts):
 def check_final(lab):
     inc = report(lab.shared, "final")["incremental"]
     assert inc["mirror"]["applied"] == DELETED + DELETED_LATE, inc
-    assert lab.listing() == ["projects/climate/" + f for f in source_files(lab.src)]
+    assert lab.listing() == ["projects/climate/" + f for f in relative_files(lab.src)]
 
 
 def check_audit(lab, counts):

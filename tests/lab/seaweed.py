@@ -105,13 +105,15 @@ class SeaweedS3:
                                    r + "ENDPOINT": self.endpoint, r + "ACCESS_KEY_ID": ACCESS_KEY,
                                    r + "SECRET_ACCESS_KEY": SECRET_KEY})
 
-    def write_rclone_config(self, path, remote="dmtest"):
-        """An rclone.conf for the workers (mode 0600: it holds the secret key)."""
+    def write_rclone_config(self, path, remote="dmtest", port=None):
+        """An rclone.conf for the workers (mode 0600: it holds the secret key). ``port``: reach
+        the server through a proxy on 127.0.0.1 (a latency or request-counting proxy)."""
+        endpoint = self.endpoint if port is None else "http://127.0.0.1:%d" % port
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write("[%s]\ntype = s3\nprovider = SeaweedFS\nendpoint = %s\n"
                          "access_key_id = %s\nsecret_access_key = %s\n"
-                         % (remote, self.endpoint, ACCESS_KEY, SECRET_KEY))
+                         % (remote, endpoint, ACCESS_KEY, SECRET_KEY))
         return path
 
     def stop(self):

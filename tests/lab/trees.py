@@ -85,6 +85,14 @@ def _digest(path):
     return h.hexdigest()
 
 
+def relative_files(root):
+    """Every non-directory entry under root, as sorted relative paths (text)."""
+    out = []
+    for dirpath, _dirs, names in os.walk(root):
+        out += [os.path.relpath(os.path.join(dirpath, n), root) for n in names]
+    return sorted(out)
+
+
 def tree_index(root, with_dirs=True, follow_links=False):
     """{relpath(bytes): description} of everything under root (contents hashed)."""
     broot = os.fsencode(root)
