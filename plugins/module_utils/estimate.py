@@ -57,16 +57,20 @@ def estimate_problems(estimate):
     return problems
 
 
+def write_requests(requests):
+    """PUTs, multipart parts, and an initiate and a complete per multipart upload."""
+    return requests["put"] + requests["parts"] + 2 * requests["multipart_uploads"]
+
+
 def cost(requests, stored_bytes, prices):
     """The store's bill for these requests and one month of ``stored_bytes``, by line (only the
     prices given), or None without prices."""
     prices = prices or {}
     if not any(k in prices for k in PRICE_KEYS):
         return None
-    writes = requests["put"] + requests["parts"] + 2 * requests["multipart_uploads"]
     lines = {}
     if "per_1000_writes" in prices:
-        lines["writes"] = writes / 1000.0 * float(prices["per_1000_writes"])
+        lines["writes"] = write_requests(requests) / 1000.0 * float(prices["per_1000_writes"])
     if "per_1000_lists" in prices:
         lines["lists"] = requests["list"] / 1000.0 * float(prices["per_1000_lists"])
     if "per_gb_month" in prices:

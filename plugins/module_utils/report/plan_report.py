@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import heapq
 
-from ansible_collections.datamover.fleet.plugins.module_utils.estimate import cost, duration
+from ansible_collections.datamover.fleet.plugins.module_utils.estimate import (
+    cost,
+    duration,
+    write_requests,
+)
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     human_bytes,
     human_seconds,
@@ -113,7 +117,7 @@ def _requests(tot, meta):
     if meta.get("tool") != "rclone":
         return None  # rsync to a file system sends no requests to a store
     req["multipart_initiate"] = req["multipart_complete"] = req["multipart_uploads"]
-    req["writes"] = req["put"] + req["parts"] + 2 * req["multipart_uploads"]
+    req["writes"] = write_requests(req)
     layout = meta.get("multipart") or {}
     most = tot["most_parts"]
     req["layout"] = {"upload_cutoff": layout.get("upload_cutoff"),

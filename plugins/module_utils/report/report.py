@@ -129,14 +129,14 @@ def build_report(rundir, started=None, records=None):
     lost.add_special(rundir, plan)
     untolerated = _untolerated(plan, meta, tally.notes)
     extra = _audit_extra(rundir, meta, counts["done"] + counts["failed"] == total)
-    ok = bool(plan) and counts["done"] == total and not tally.failed \
-        and tally.verified["mismatches"] == 0 and not any(untolerated.values()) \
-        and not (extra and (extra.get("count") or not extra.get("checked")))
-    if surveys is not None:
+    ok = bool(plan) and counts["done"] == total and not tally.failed
+    if surveys is None:
+        ok = ok and tally.verified["mismatches"] == 0 and not any(untolerated.values()) \
+            and not (extra and (extra.get("count") or not extra.get("checked")))
+    else:
         # a plan succeeds when it describes the whole source: every partition surveyed and
         # every entry read; what a migration would not copy is its finding, not its failure
-        ok = bool(plan) and counts["done"] == total and not tally.failed \
-            and not untolerated.get("unreadable") and not untolerated["excluded_everything"]
+        ok = ok and not untolerated.get("unreadable") and not untolerated["excluded_everything"]
     report = dict(_totals(rundir, meta, plan, counts, total, tally, started),
                   status="succeeded" if ok else "failed")
     report.update({

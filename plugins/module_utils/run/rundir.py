@@ -273,6 +273,10 @@ class RunDir:
                               "this host" % (self.run_id, meta.get("format"), FORMAT_VERSION))
         return meta
 
+    def kind(self):
+        """pass_kind of this run ("migration" while it has no run.json yet)."""
+        return pass_kind(read_json(self.p("run.json")) or {})
+
     def identity_problems(self, meta):
         """Why ``meta`` cannot resume this run (empty when it can, or when the run is new)."""
         if not self.exists():

@@ -15,9 +15,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import (
     fs_now,
     human_bytes,
     human_seconds,
-    read_json,
 )
-from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import pass_kind
 from ansible_collections.datamover.fleet.plugins.module_utils.run.runstate import RunState
 
 
@@ -71,7 +69,7 @@ def snapshot(rundir, lease_seconds=LEASE_SECONDS):
         "final": not any(w["alive"] for w in workers),
         "stop_requested": rundir.stop_requested(),
         # a plan-only pass surveys partitions: its progress line must not read as a transfer
-        "kind": pass_kind(read_json(rundir.p("run.json")) or {}),
+        "kind": rundir.kind(),
     }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import os
+from stat import S_ISREG
 
 from ansible_collections.datamover.fleet.plugins.module_utils.run.survey_record import (
     EXTREMES,
@@ -102,7 +103,7 @@ class _Surveyor:
         except OSError as exc:
             _note(self.out["changed"], "%s: %s" % (_text(rel), exc.strerror or exc))
             return
-        if st.st_size != size or not (st.st_mode & 0o170000 == 0o100000):
+        if st.st_size != size or not S_ISREG(st.st_mode):
             _note(self.out["changed"], _text(rel))
             return
         if st.st_nlink > 1:

@@ -5,11 +5,11 @@ as itself, and nothing recorded is reset to a default and recorded as a change."
 from __future__ import annotations
 
 import os
-import re
 
 import yaml
 
 from tests.conftest import ROOT
+from tests.unit.meta.test_variable_reference import plan_variables
 
 # Plan options resume.yml need not carry: the run's config is the AWX credential's file
 # (with_credential.yml), and the crawl's threads and the fleet's slots are per execution.
@@ -21,21 +21,10 @@ def _load(*parts):
         return yaml.safe_load(handle)
 
 
-def _plan_variables():
-    task = _load("roles", "migrate", "tasks", "dispatch.yml")[0]
-    out = {}
-    for key, template in task["vars"]["datamover_plan"].items():
-        for text in template.values() if isinstance(template, dict) else [template]:
-            match = re.match(r"^\{\{ (datamover_[a-z0-9_]+)", text)
-            if match:
-                out[match.group(1)] = key
-    return out
-
-
 def test_every_recorded_option_is_resumed_from_run_json():
     tasks = _load("roles", "awx_job", "tasks", "resume.yml")
     given = next(t["vars"] for t in tasks if t.get("vars"))
-    missing = sorted(var for var, key in _plan_variables().items()
+    missing = sorted(var for key, var in plan_variables()
                      if key not in NOT_FROM_RUN_JSON
                      and "awx_job_meta" not in str(given.get(var, "")))
     assert not missing, "resume.yml does not take these from run.json: %s" % missing

@@ -201,7 +201,7 @@ def test_argument_spec_options_are_documented_with_their_type_and_default(role):
     assert not problems, "\n".join(problems)
 
 
-def _plan_variables():
+def plan_variables():
     """[(plan option, a variable the migrate role gives it)] (tasks/dispatch.yml); an option
     made of a mapping (estimate) takes several variables."""
     with open(os.path.join(ROOT, "roles", "migrate", "tasks", "dispatch.yml"), encoding="utf-8") as handle:
@@ -232,7 +232,7 @@ def test_on_resume_column_is_what_run_json_does():
         "docs/variables.md's 'on resume' table must define each value")
     unknown = sorted(n for n, row in rows.items() if row["on resume"] not in vocabulary)
     assert not unknown, "on resume must be one of %s: %s" % (sorted(vocabulary), unknown)
-    plan = _plan_variables()
+    plan = plan_variables()
     assert {key for key, _var in plan} >= set(IDENTITY_KEYS) | set(MUTABLE_KEYS) - {
         "multipart", "secrets"}
     wrong = ["%s (plan option %s): docs/variables.md says %r, the run directory's code does %r"
