@@ -24,6 +24,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.args_common import
 from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import pid_alive
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import failure
+from ansible_collections.datamover.fleet.plugins.plugin_utils.in_process import local_host
 
 MODULE = "datamover.fleet.run_lock"
 # The options a play gives (holder and breaks are this plugin's own, for the module).
@@ -69,7 +70,7 @@ class ActionModule(ActionBase):
         """The module's work: in this process when the task's host is this controller (a
         local connection, no become: the same file system, the same user), which saves a
         module round trip (0.3-0.5 s) twice per run; else the module on the host."""
-        if self._connection.transport != "local" or self._play_context.become:
+        if not local_host(self):
             return self._execute_module(module_name=MODULE, module_args=args,
                                         task_vars=task_vars)
         params = dict(args)

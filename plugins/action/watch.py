@@ -25,6 +25,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.run import runlock
 from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
 from ansible_collections.datamover.fleet.plugins.module_utils.run.status import read_status
 from ansible_collections.datamover.fleet.plugins.module_utils.work.detach import pid_alive
+from ansible_collections.datamover.fleet.plugins.plugin_utils.in_process import local_host
 from ansible_collections.datamover.fleet.plugins.plugin_utils.watch_loop import (
     COMMON_ARGS,
     WatchLoop,
@@ -49,8 +50,7 @@ class SshWatch(WatchLoop):
 
     def __init__(self, action, args, task_vars):
         super().__init__(action, args, task_vars)
-        self.local = (getattr(action._connection, "transport", None)
-                      in ("local", "ansible.builtin.local") and os.path.isdir(args["shared_dir"]))
+        self.local = local_host(action) and os.path.isdir(args["shared_dir"])
         self.first_wait = self.short_wait = 0.1 if self.local else 0.5
         self.rundir = RunDir(args["shared_dir"], args["run_id"])
         self.beat_at = self.job_checked = self.complete_seen = 0.0

@@ -286,45 +286,53 @@ def _check(p):
                           nonce=p["nonce"])
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=run_args(
-            stage=dict(type="str", default="check", choices=["prepare", "check", "cleanup"]),
-            nonce=dict(type="str"),
-            hosts=dict(type="list", elements="str"),
-            host=dict(type="str"),
-            rendezvous_timeout=dict(type="float", default=30.0),
-            source=dict(type="path"),
-            destination=dict(type="str"),
-            tool=dict(type="str", choices=sorted(TOOLS)),
-            tool_path=dict(type="path"),
-            rclone_config=dict(type="path"),
-            slots=dict(type="int"),
-            partition_files=dict(type="int"),
-            partition_bytes=dict(type="int"),
-            engine=dict(type="str", default="native", choices=["native", "fpart"]),
-            probe=dict(type="bool", default=True),
-            audit=dict(type="bool", default=False),
-            plan_only=dict(type="bool", default=False),
-            estimate=dict(type="dict", default={}),
-            tool_options=dict(type="list", elements="str", default=[]),
-            tunables=dict(type="dict", default={}),
-            excludes=dict(type="list", elements="str", default=[]),
-            since=dict(type="str"),
-        ),
-        required_if=[("stage", "prepare", ("source", "destination", "tool")),
-                     ("stage", "check", ("source", "destination", "tool"))],
-        supports_check_mode=True,
-    )
+# AnsibleModule's arguments: the module's, and the in-process run's (action/preflight.py).
+SPEC = dict(
+    argument_spec=run_args(
+        stage=dict(type="str", default="check", choices=["prepare", "check", "cleanup"]),
+        nonce=dict(type="str"),
+        hosts=dict(type="list", elements="str"),
+        host=dict(type="str"),
+        rendezvous_timeout=dict(type="float", default=30.0),
+        source=dict(type="path"),
+        destination=dict(type="str"),
+        tool=dict(type="str", choices=sorted(TOOLS)),
+        tool_path=dict(type="path"),
+        rclone_config=dict(type="path"),
+        slots=dict(type="int"),
+        partition_files=dict(type="int"),
+        partition_bytes=dict(type="int"),
+        engine=dict(type="str", default="native", choices=["native", "fpart"]),
+        probe=dict(type="bool", default=True),
+        audit=dict(type="bool", default=False),
+        plan_only=dict(type="bool", default=False),
+        estimate=dict(type="dict", default={}),
+        tool_options=dict(type="list", elements="str", default=[]),
+        tunables=dict(type="dict", default={}),
+        excludes=dict(type="list", elements="str", default=[]),
+        since=dict(type="str"),
+    ),
+    required_if=[("stage", "prepare", ("source", "destination", "tool")),
+                 ("stage", "check", ("source", "destination", "tool"))],
+    supports_check_mode=True,
+)
+
+
+def execute(module):
+    """The module's result (``module``: its params, no_log_values and check_mode)."""
     p = module.params
-    if p["stage"] != "cleanup":
-        p["destination"], p["tool_options"] = hide_in_module(
-            module, p["tool"], p["destination"], p["tool_options"])
     if p["stage"] == "cleanup":
-        removed = bool(p["nonce"]) and not module.check_mode and guarded(
-            module, remove_canary, p["shared_dir"], p["nonce"])
-        module.exit_json(changed=removed, problems=[])
-    module.exit_json(problems=[], **guarded(module, _verdict, p))
+        removed = bool(p["nonce"]) and not module.check_mode and remove_canary(
+            p["shared_dir"], p["nonce"])
+        return dict(changed=removed, problems=[])
+    p["destination"], p["tool_options"] = hide_in_module(
+        module, p["tool"], p["destination"], p["tool_options"])
+    return dict(problems=[], **_verdict(p))
+
+
+def main():
+    module = AnsibleModule(**SPEC)
+    module.exit_json(**guarded(module, execute, module))
 
 
 def _verdict(p):

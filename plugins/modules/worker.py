@@ -201,23 +201,32 @@ def _work(p):
     return result
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=run_args(
-            host=dict(type="str"),
-            budget_shares=dict(type="int", default=1),
-            canary=dict(type="str"),
-            detach=dict(type="bool", default=False),
-            timeout=dict(type="float", default=0.0),
-            **dict(settings.argument_spec(), **PLAN_ARG)
-        ),
-        supports_check_mode=False,
-    )
+# AnsibleModule's arguments: the module's, and the in-process run's (action/worker.py).
+SPEC = dict(
+    argument_spec=run_args(
+        host=dict(type="str"),
+        budget_shares=dict(type="int", default=1),
+        canary=dict(type="str"),
+        detach=dict(type="bool", default=False),
+        timeout=dict(type="float", default=0.0),
+        **dict(settings.argument_spec(), **PLAN_ARG)
+    ),
+    supports_check_mode=False,
+)
+
+
+def execute(module):
+    """The module's result (``module``: its params and no_log_values)."""
     plan = module.params["plan"]
     if plan:  # credentials in the plan never reach the result (nor Ansible's async files)
         hide_in_module(module, plan["tool"], plan["destination"], plan["tool_options"])
-    result = guarded(module, _work, module.params)
-    module.exit_json(changed=bool(module.params["detach"] or result["parts_done"] > 0), **result)
+    result = _work(module.params)
+    return dict(result, changed=bool(module.params["detach"] or result["parts_done"] > 0))
+
+
+def main():
+    module = AnsibleModule(**SPEC)
+    module.exit_json(**guarded(module, execute, module))
 
 
 if __name__ == "__main__":
