@@ -39,12 +39,15 @@ def local_host(action):
 
 
 def same_python(action, task_vars):
-    """The host's interpreter is this process's (a module there would import what we do)."""
+    """The host's interpreter is this process's: the same executable in the same bin directory
+    (``python`` and ``python3`` of one virtualenv are; a venv's and its base's are not)."""
     value = (task_vars or {}).get("ansible_python_interpreter")
     if not value:
         return False  # discovered at run time: cannot tell here
-    value = action._templar.template(value)
-    return os.path.abspath(str(value)) == os.path.abspath(sys.executable)
+    path = os.path.abspath(str(action._templar.template(value)))
+    here = os.path.abspath(sys.executable)
+    return (os.path.dirname(path) == os.path.dirname(here)
+            and os.path.realpath(path) == os.path.realpath(here))
 
 
 def runs_here(action, task_vars):

@@ -18,6 +18,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.utils.display import Display
 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import LEASE_ARG
+from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import moves_data
 from ansible_collections.datamover.fleet.plugins.module_utils.run.status import Rate, progress_line
 from ansible_collections.datamover.fleet.plugins.module_utils.tools import TOOLS
 
@@ -165,6 +166,8 @@ class WatchLoop:
         tool = ((st.get("plan") or {}).get("tool") or st.get("tool"))
         if tool in TOOLS and not TOOLS[tool].sends_requests:
             return
+        if st.get("run") and not moves_data(st["run"]):
+            return  # an audit or a plan-only pass wrote nothing at the destination
         out = self.module("datamover.fleet.run_cleanup", {
             "shared_dir": self.args["shared_dir"], "run_id": self.args["run_id"],
             "max_requests_per_second": self.args["max_requests_per_second"],

@@ -185,3 +185,37 @@ def test_rsync_audit_names_what_the_destination_has_beyond_the_source(tmp_path, 
         assert sorted(json.loads(line)["path"] for line in handle) == ["left-over",
                                                                        "left-over/old.txt"]
     assert extra.report["verification"]["audited_now"]["files"] == 60
+
+
+def test_an_audit_since_a_run_checks_only_what_changed_since_it(tmp_path, playbook):
+    """datamover_since on an audit: only the files changed or added since that run are
+    compared (a damaged file that did not change in the source is not looked at; the full
+    audit finds it), and nothing is written at the destination."""
+    src, shared, dst = tmp_path / "src", tmp_path / "shared", tmp_path / "dst"
+    sample_tree(str(src), files=60, big_files=0)
+    assert playbook(_vars(src, dst, shared, "base", "rsync"), name="base").rc == 0
+    names = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
+    changed, damaged = names[:3], names[-1]
+    for rel in changed:  # the source moves on: other bytes, and a new mtime
+        (src / rel).write_bytes(os.urandom((src / rel).stat().st_size + 7))
+    (src / "new").mkdir()
+    (src / "new" / "added.bin").write_bytes(os.urandom(100))
+    _replace_file(str(dst / damaged))  # same size and mtime, other bytes: unchanged in the source
+    before = {p.relative_to(dst).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+              for p in dst.rglob("*") if p.is_file()}
+
+    since = playbook(_vars(src, dst, shared, "since-audit", "rsync", datamover_audit=True,
+                           datamover_verify="checksum", datamover_since="base"), name="since")
+    assert since.rc != 0
+    assert _not_copied(shared, "since-audit") == sorted(
+        [(rel, "other size") for rel in changed] + [("new/added.bin", "missing")])
+    assert since.report["planned"]["files"] == len(changed) + 1  # only what changed
+    assert "the destination does NOT hold the source" in since.stdout
+    after = {p.relative_to(dst).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+             for p in dst.rglob("*") if p.is_file()}
+    assert after == before  # an audit writes nothing
+
+    full = playbook(_vars(src, dst, shared, "full-audit", "rsync", datamover_audit=True,
+                          datamover_verify="checksum"), name="full")
+    assert full.rc != 0
+    assert (damaged, "other content") in _not_copied(shared, "full-audit")
