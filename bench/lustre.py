@@ -239,6 +239,24 @@ def _mark_done(shared, run_id):
         lease = state.claim_next(token)
 
 
+def _files(tree):
+    return sum(len(names) for _d, _s, names in os.walk(tree))
+
+
+def _plan_files(shared, run_id):
+    with open(os.path.join(shared, run_id, "plan.json")) as handle:
+        plan = json.load(handle)
+    return plan["files"], plan["crawl_errors"]
+
+
+def _complete(label, found, files):
+    """A crawl that saw every file through the mount, without an error (a layer that ran out
+    of descriptors would make a fast, wrong crawl)."""
+    if found != (files, 0):
+        raise RuntimeError("%s through latfs found %d files with %d errors, expected %d and 0"
+                           % (label, found[0], found[1], files))
+
+
 def _incr_check(shared, runs, moved, deleted):
     """Each incremental pass planned exactly the changed and added files and found exactly
     the deleted ones."""
@@ -263,6 +281,8 @@ def bench_lustre(reps, delay_us=DELAY_US):
     build_latfs()
     ops = {}
 
+    files = _files(src)
+
     def plan(label, tree, threads, since=""):
         """One make_plan through a fresh mount: a full crawl, or an incremental pass (since)
         in the shared dir of the run it follows."""
@@ -272,6 +292,8 @@ def bench_lustre(reps, delay_us=DELAY_US):
                 seconds = timed([sys.executable, "-c", PLAN_SCRIPT, where, "r%d" % rep, mnt,
                                  str(threads), since])[0]
             ops.setdefault(label, []).append(fs.ops)
+            if not since:
+                _complete(label, _plan_files(where, "r%d" % rep), _files(tree))
             return seconds
         return run
 
@@ -280,6 +302,11 @@ def bench_lustre(reps, delay_us=DELAY_US):
         with LatFS(src, mnt, delay_us) as fs:
             seconds = timed(["fpart", "-f", "2048", "-o", os.path.join(out_dir, "part"), mnt])[0]
         ops.setdefault(FPART, []).append(fs.ops)
+        listed = 0
+        for name in os.listdir(out_dir):
+            with open(os.path.join(out_dir, name), "rb") as handle:
+                listed += handle.read().count(b"\n")
+        _complete(FPART, (listed, 0), files)
         return seconds
 
     # SIGTERM (a CI timeout) unwinds like ^C, through every finally: no mount is left behind
@@ -302,6 +329,7 @@ def bench_lustre(reps, delay_us=DELAY_US):
         with LatFS(incr_src, mnt, delay_us):
             timed([sys.executable, "-c", PLAN_SCRIPT, incr_shared, "full", mnt,
                    str(INCR_THREADS), ""])
+        _complete("the full run", _plan_files(incr_shared, "full"), _files(incr_src))
         _mark_done(incr_shared, "full")
         moved, deleted = _mutate(incr_src)
         incr, full = ("incremental pass, %d threads" % INCR_THREADS,

@@ -14,8 +14,10 @@
  * At exit the server prints how many delayed operations of each kind it served (stderr):
  *   latfs ops: lookup=N getattr=N opendir=N readdir=N open=N
  *
- * Shape of libfuse's example/passthrough_ll.c (low-level API, an O_PATH fd per inode), with
- * a hash table of inodes instead of a list (100,000s of inodes) and no write operations.
+ * Shape of libfuse's example/passthrough_ll.c (low-level API), with two differences: an inode
+ * keeps its path under the source, not an O_PATH descriptor (the kernel holds every inode a
+ * crawl looked up, 101,011 for T1, more than the descriptors a process may have here), and
+ * the inodes are in a hash table, not a list. No write operation.
  * Build: gcc -O2 -Wall latfs.c $(pkg-config --cflags --libs fuse3) -o latfs
  * Unmount: fusermount3 -u MOUNTPOINT (the server then exits).
  */
@@ -42,7 +44,7 @@
 
 struct lo_inode {
 	struct lo_inode *next; /* hash chain */
-	int fd;                /* O_PATH */
+	char *path;            /* relative to the source ("." for the root) */
 	ino_t ino;
 	dev_t dev;
 	uint64_t nlookup;      /* under table_lock */
@@ -51,6 +53,7 @@ struct lo_inode {
 #define BUCKETS (1u << 18)
 
 static struct lo_inode root;
+static int source_fd; /* O_PATH */
 static struct lo_inode **table;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static long delay_ns;
@@ -85,9 +88,9 @@ static struct lo_inode *lo_inode(fuse_ino_t ino)
 	return (struct lo_inode *)(uintptr_t)ino;
 }
 
-static int lo_fd(fuse_ino_t ino)
+static const char *lo_path(fuse_ino_t ino)
 {
-	return lo_inode(ino)->fd;
+	return lo_inode(ino)->path;
 }
 
 static unsigned bucket(ino_t ino, dev_t dev)
@@ -109,7 +112,7 @@ static void lo_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 
 	delay(OP_GETATTR);
-	if (fstatat(lo_fd(ino), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
+	if (fstatat(source_fd, lo_path(ino), &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		fuse_reply_err(req, errno);
 		return;
 	}
@@ -120,28 +123,30 @@ static void lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 	struct lo_inode *inode, *found;
+	const char *dir = lo_path(parent);
+	char *path;
 	unsigned b;
-	int fd, err;
+	int err;
 
 	delay(OP_LOOKUP);
 	memset(&e, 0, sizeof(e));
 	e.attr_timeout = 0.0;
 	e.entry_timeout = 0.0;
-	fd = openat(lo_fd(parent), name, O_PATH | O_NOFOLLOW);
-	if (fd == -1) {
-		err = errno;
-		if (err == ENOENT) {
-			/* a negative entry, cached for 0 s */
-			fuse_reply_entry(req, &e);
-			return;
-		}
-		fuse_reply_err(req, err);
+	if (parent == FUSE_ROOT_ID)
+		path = strdup(name);
+	else if (asprintf(&path, "%s/%s", dir, name) == -1)
+		path = NULL;
+	if (!path) {
+		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (fstatat(fd, "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
+	if (fstatat(source_fd, path, &e.attr, AT_SYMLINK_NOFOLLOW) == -1) {
 		err = errno;
-		close(fd);
-		fuse_reply_err(req, err);
+		free(path);
+		if (err == ENOENT)
+			fuse_reply_entry(req, &e); /* a negative entry, cached for 0 s */
+		else
+			fuse_reply_err(req, err);
 		return;
 	}
 	b = bucket(e.attr.st_ino, e.attr.st_dev);
@@ -156,11 +161,11 @@ static void lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		inode = calloc(1, sizeof(*inode));
 		if (!inode) {
 			pthread_mutex_unlock(&table_lock);
-			close(fd);
+			free(path);
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		inode->fd = fd;
+		inode->path = path;
 		inode->ino = e.attr.st_ino;
 		inode->dev = e.attr.st_dev;
 		inode->nlookup = 1;
@@ -169,7 +174,7 @@ static void lo_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_mutex_unlock(&table_lock);
 	if (found)
-		close(fd);
+		free(path); /* a hard link: the inode keeps the path it was first found by */
 	e.ino = (uintptr_t)inode;
 	fuse_reply_entry(req, &e);
 }
@@ -192,7 +197,7 @@ static void forget_one(fuse_ino_t ino, uint64_t nlookup)
 			break;
 		}
 	pthread_mutex_unlock(&table_lock);
-	close(inode->fd);
+	free(inode->path);
 	free(inode);
 }
 
@@ -214,7 +219,7 @@ static void lo_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void lo_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char buf[PATH_MAX + 1];
-	ssize_t n = readlinkat(lo_fd(ino), "", buf, sizeof(buf));
+	ssize_t n = readlinkat(source_fd, lo_path(ino), buf, sizeof(buf));
 
 	if (n == -1)
 		fuse_reply_err(req, errno);
@@ -238,7 +243,7 @@ static void lo_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int fd, err;
 
 	delay(OP_OPENDIR);
-	fd = openat(lo_fd(ino), ".", O_RDONLY | O_DIRECTORY);
+	fd = openat(source_fd, lo_path(ino), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 	if (fd == -1) {
 		fuse_reply_err(req, errno);
 		return;
@@ -318,7 +323,6 @@ static void lo_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 static void lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	char path[64];
 	int fd;
 
 	delay(OP_OPEN);
@@ -326,8 +330,7 @@ static void lo_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", lo_fd(ino));
-	fd = open(path, O_RDONLY | (fi->flags & O_NOFOLLOW));
+	fd = openat(source_fd, lo_path(ino), O_RDONLY | O_NOFOLLOW);
 	if (fd == -1) {
 		fuse_reply_err(req, errno);
 		return;
@@ -359,7 +362,8 @@ static void lo_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs st;
 
-	if (fstatvfs(lo_fd(ino), &st) == -1)
+	(void)ino;
+	if (fstatvfs(source_fd, &st) == -1)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &st);
@@ -420,8 +424,9 @@ int main(int argc, char *argv[])
 	}
 	delay_ns = delay_us * 1000L;
 	table = calloc(BUCKETS, sizeof(*table));
-	root.fd = open(source, O_PATH | O_DIRECTORY);
-	if (!table || root.fd == -1 || fstat(root.fd, &st) == -1) {
+	source_fd = open(source, O_PATH | O_DIRECTORY);
+	root.path = ".";
+	if (!table || source_fd == -1 || fstat(source_fd, &st) == -1) {
 		fprintf(stderr, "latfs: cannot open %s: %s\n", source, strerror(errno));
 		goto out_args;
 	}
