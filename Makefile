@@ -22,12 +22,16 @@ $(COLL_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../../.. $@
 
-# Debian packages the tests and the demo use (chromium: the HTML report test renders in it) (root on a fresh machine; skipped when present).
+# Debian packages the tests and the demo use (chromium: the HTML report test renders in it;
+# fuse3, libfuse3-dev, pkg-config, gcc: bench/latfs, the Lustre-like bench row and its test)
+# (root on a fresh machine; skipped when present).
 system-deps:
 	@missing=""; \
-	for t in rsync:rsync fpart:fpart sshd:openssh-server ip:iproute2 ssh:openssh-client chromium:chromium; do \
+	for t in rsync:rsync fpart:fpart sshd:openssh-server ip:iproute2 ssh:openssh-client chromium:chromium \
+	         fusermount3:fuse3 pkg-config:pkg-config gcc:gcc; do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${t%%:*} ] || missing="$$missing $${t#*:}"; \
 	done; \
+	[ -f /usr/include/fuse3/fuse_lowlevel.h ] || missing="$$missing libfuse3-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root (or sudo) to install:$$missing" >&2; exit 1; fi; \

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
-from bench import trees  # noqa: E402
+from bench import lustre, trees  # noqa: E402
 from tests.lab.latency_proxy import LatencyProxy  # noqa: E402
 from tests.lab.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, rclone_binary  # noqa: E402
 
@@ -861,6 +861,8 @@ def table(results):
                      "%.0f us per claim" % c["us_per_claim"], "", "no listing of the queue"))
     if "incr" in results:
         rows += incr_rows(results["incr"])
+    if "lustre" in results:
+        rows += lustre.rows(results["lustre"])
     if "ttfb" in results:
         t = results["ttfb"]
         rows.append(("live mode", "T4: first file at the destination",
@@ -899,7 +901,7 @@ def write_docs(results, table_md, path):
 
 
 SCENARIOS = ("t1", "floor", "t2", "t3", "t5", "t5_s3", "s3", "s3cks", "crawl_t1", "crawl_t4", "fixed", "overhead", "claims", "ttfb",
-             "incr")
+             "incr", "lustre")
 
 
 def main():
@@ -929,6 +931,7 @@ def main():
         "claims": bench_claims,
         "ttfb": bench_first_byte,
         "incr": lambda: bench_incr(args.reps),
+        "lustre": lambda: lustre.bench_lustre(args.reps),
     }
     for name in SCENARIOS:
         if name in only:
