@@ -13,6 +13,7 @@ ansible-playbook); the play's end waits for it to exit, and stops a planner stil
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from ansible_collections.datamover.fleet.plugins.module_utils.fsutil import open_private
@@ -76,8 +77,9 @@ class Guard:
 def guard(p, armed=None):
     """Wait (the k8s_guard module's parameters ``p``); when the play is gone, delete its Job
     and Secret. Returns (outcome, deleted): ("released", []) or ("cleaned", [objects])."""
-    if Guard(RunDir(p["shared_dir"], p["run_id"])).wait(p["grace"], p["startup"], p["poll"],
-                                                          armed=armed) == "released":
+    waited = Guard(RunDir(p["shared_dir"], p["run_id"])).wait(p["grace"], p["startup"], p["poll"],
+                                                              armed=armed)
+    if waited == "released":
         return "released", []
     try:
         api = kc.api_client(p["kubeconfig"], p["context"])
@@ -95,9 +97,10 @@ class GuardProgram(Program):
     def run(self, params):
         outcome, deleted = guard(params, armed=params["armed"])
         if outcome == "cleaned":  # kept in kubernetes/guard.log: what was done, and when
-            print("%s: the play was gone (no heartbeat for %ss, not released): deleted %s" % (
-                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), params["grace"],
-                ", ".join(deleted) or "nothing (already gone)"))
+            sys.stdout.write("%s: the play was gone (no heartbeat for %ss, not released): "
+                             "deleted %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                               params["grace"],
+                                               ", ".join(deleted) or "nothing (already gone)"))
 
     def log_path(self, rundir, params):
         return rundir.guard_log_path()

@@ -202,7 +202,7 @@ def _supervise(program, params):
         sig = os.WTERMSIG(status)
         error = "killed by signal %d%s" % (
             sig, " (SIGKILL: out of memory, or kill -9)" if sig == signal.SIGKILL else "")
-        print("datamover: the %s process (pid %d) was %s" % (program.name, child, error))
+        sys.stdout.write("datamover: the %s process (pid %d) was %s\n" % (program.name, child, error))
         program.crashed(params, "the %s process was %s" % (program.name, error))
         return 1
     return os.WEXITSTATUS(status)
