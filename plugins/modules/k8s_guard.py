@@ -9,15 +9,22 @@ module: k8s_guard
 short_description: Delete a run's Job and Secret when the play that created them is gone
 version_added: "0.1.0"
 description:
-  - Started with C(async) and C(poll 0) before the play creates anything in the cluster. Ansible runs
-    no C(rescue)/C(always) when ansible-playbook is interrupted (Ctrl-C, an AWX cancel, a lost
-    controller), so this guard outlives it on the operator host.
+  - Started with O(detach=true) before the play creates anything in the cluster. The task arms
+    the guard and returns at once with the pid of a detached process (its own session,
+    parameters on its stdin) that waits. Ansible runs no C(rescue)/C(always) when
+    ansible-playbook is interrupted or killed (Ctrl-C, an AWX cancel, a lost controller), so
+    this guard outlives it on the operator host. Without O(detach) the module waits itself
+    (run it with C(async) and C(poll=0)).
   - While the play watches, M(datamover.fleet.k8s_job_status) touches the run's guard heartbeat
     (in the run directory). When the heartbeat is older than O(grace) seconds and the play has not
     released the guard (M(datamover.fleet.k8s_release)), the guard deletes the
     Job (with its pods) and the Secret, and exits.
   - The play's C(always) section releases it (after its own cleanup, or to keep the pods with
-    C(datamover_keep_pods)); the guard then exits without touching anything.
+    C(datamover_keep_pods)) and waits for it to exit (M(datamover.fleet.k8s_release) with
+    O(datamover.fleet.k8s_release#module:guard_pid)); the guard then exits without touching
+    anything.
+  - The detached guard's output, when it has any (what it deleted, or why it could not), is
+    kept in the run directory's C(kubernetes/guard.log).
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
   - datamover.fleet.run
@@ -48,6 +55,17 @@ options:
     description: Seconds between checks.
     type: float
     default: 2
+  detach:
+    description:
+      - Arm the guard, then wait in a detached process and return its pid at once, instead of
+        waiting in the module. Cheaper than C(async) by a temp directory, a wrapper process
+        and a result file in C(~/.ansible_async).
+    type: bool
+    default: false
+  timeout:
+    description: With O(detach), the detached guard exits after this many seconds, cleaning nothing (what C(async)'s timeout did); 0 means never.
+    type: float
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -58,18 +76,23 @@ EXAMPLES = r"""
     namespace: datamover
     job_name: dm-ckpt-2026-11-1a2b3c4d
     secret_name: dm-ckpt-2026-11-1a2b3c4d-rclone
-  async: 604800
-  poll: 0
+    detach: true
+    timeout: 604800
+  register: datamover_k8s_guard
 """
 
 RETURN = r"""
+pid:
+  description: Process id of the detached guard on this host.
+  returned: when O(detach=true)
+  type: int
 outcome:
   description: C(released) (the play finished) or C(cleaned) (the play was gone; objects deleted).
-  returned: always
+  returned: when O(detach=false)
   type: str
 deleted:
   description: The objects the guard deleted.
-  returned: always
+  returned: when O(detach=false)
   type: list
   elements: str
 """
@@ -80,8 +103,7 @@ from ansible_collections.datamover.fleet.plugins.module_utils.k8s import client 
 from ansible_collections.datamover.fleet.plugins.module_utils.args_common import run_args
 from ansible_collections.datamover.fleet.plugins.module_utils.errors import require_library
 from ansible_collections.datamover.fleet.plugins.module_utils.module_glue import module_guard
-from ansible_collections.datamover.fleet.plugins.module_utils.k8s.guard import Guard
-from ansible_collections.datamover.fleet.plugins.module_utils.run.rundir import RunDir
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s.guard import guard, start_guard
 
 
 def main():
@@ -92,21 +114,19 @@ def main():
                                grace=dict(type="float", default=120.0),
                                startup=dict(type="float", default=120.0),
                                poll=dict(type="float", default=2.0),
+                               detach=dict(type="bool", default=False),
+                               timeout=dict(type="float", default=0.0),
                                **kc.AUTH_ARGS),
         supports_check_mode=False)
+    p = module.params
     with module_guard(module):
         require_library("kubernetes", kc.HAS_KUBERNETES, kc.KUBERNETES_IMPORT_ERROR)
-    p = module.params
-    if Guard(RunDir(p["shared_dir"], p["run_id"])).wait(p["grace"], p["startup"], p["poll"]) \
-            == "released":
-        module.exit_json(changed=False, outcome="released", deleted=[])
-    with module_guard(module):
-        try:
-            api = kc.api_client(p["kubeconfig"], p["context"])
-            deleted = kc.delete_run_objects(api, p["namespace"], p["job_name"], p["secret_name"])
-        except kc.K8sError as exc:
-            raise kc.K8sError("the play is gone and the guard could not clean up: %s" % exc)
-    module.exit_json(changed=bool(deleted), outcome="cleaned", deleted=deleted)
+        if p["detach"]:
+            result = dict(changed=False, pid=start_guard(p, timeout=p["timeout"]))
+        else:
+            outcome, deleted = guard(p)
+            result = dict(changed=bool(deleted), outcome=outcome, deleted=deleted)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

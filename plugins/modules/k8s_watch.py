@@ -15,7 +15,8 @@ description:
     when the Job is C(Complete) or C(Failed). A failed Job fails the task with the reason of each
     failed pod (exit code and the worker's last line), unless every partition had settled (then
     the report says how the run went).
-  - Fails when planning failed, when no pod has reported after O(startup_grace) (with the pods'
+  - Fails when planning failed (the run directory's C(plan.failed), with the planner's message;
+    before the Job's verdict, since pods that find nothing to do end it C(Complete)), when no pod has reported after O(startup_grace) (with the pods'
     waiting reasons, such as an image pull error), or after O(timeout).
 author: datamover.fleet contributors (@datamover)
 extends_documentation_fragment:
@@ -37,7 +38,11 @@ options:
     type: bool
     default: false
   plan_jid:
-    description: Async job id of the M(datamover.fleet.partition) task on this host.
+    description:
+      - Async job id of a M(datamover.fleet.partition) task run with C(async) on this host.
+      - The migrate role runs the planner detached (M(datamover.fleet.partition) with
+        C(detach)) and gives none; its failures reach the watch through the run directory's
+        C(plan.failed), whatever ended it.
     type: str
   report:
     description: At the end, abort the multipart uploads the run left behind

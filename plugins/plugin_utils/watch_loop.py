@@ -112,6 +112,9 @@ class WatchLoop:
         while True:
             st = self.read()
             now = time.time()
+            if st is not None:
+                # before done(): pods that found nothing to do end a Job "Complete"
+                self.plan_verdict(st)
             done = None if st is None else self.done(st, now)
             if done is None:
                 time.sleep(self.short_wait)
@@ -134,13 +137,16 @@ class WatchLoop:
             time.sleep(wait)
             wait = min(wait * 1.5, self.max_wait())
 
-    def verdicts(self, st, elapsed):
-        """What fails any watch: a failed plan, no worker alive past the start-up grace."""
+    def plan_verdict(self, st):
+        """A failed plan fails any watch, with the planner's message (plan.failed)."""
         # A plan.failed older than this play is an earlier execution's, which the planning
         # worker is about to clear (a resume after a refused mirror, say): not this one's.
         failed = st["plan_failed"]
         if failed and not (self.args["started"] and failed.get("time", 0) < self.args["started"]):
             raise AnsibleActionFail("planning failed: %s" % failed.get("error"))
+
+    def verdicts(self, st, elapsed):
+        """What fails any watch: no worker alive past the start-up grace."""
         if elapsed > self.args["startup_grace"] and st["workers_alive"] == 0:
             raise AnsibleActionFail(self.nobody_message(st, elapsed))
 

@@ -17,11 +17,15 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
 import pytest
 
+from ansible_collections.datamover.fleet.plugins.module_utils.k8s.guard import GuardProgram
+from ansible_collections.datamover.fleet.plugins.module_utils.plan.background import PlanProgram
+from ansible_collections.datamover.fleet.plugins.module_utils.work import detach
 from tests.conftest import COLLECTIONS, ROOT, VENV_BIN, run_playbook
 from tests.lab.fake_k8s import FakeKubernetes, cleanup_workdir, collections_image
 from tests.lab.seaweed import SECRET_KEY, rclone_binary
@@ -101,6 +105,60 @@ def _wait(predicate, timeout, what):
     raise AssertionError("timed out waiting for " + what)
 
 
+class ProcessWatch:
+    """Samples, while a play runs, what Ansible's async would show: an async_wrapper process,
+    entries in ~/.ansible_async; and any process whose arguments hold a secret."""
+
+    ASYNC_DIR = os.path.expanduser("~/.ansible_async")
+
+    def __init__(self, secret):
+        self.secret = secret.encode()
+        self.seen = {"async_wrapper": set(), "ansible_async": set(), "secret in argv": set()}
+        self.before = self._async_entries()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _async_entries(self):
+        return set(os.listdir(self.ASYNC_DIR)) if os.path.isdir(self.ASYNC_DIR) else set()
+
+    def _loop(self):
+        while not self.stop.wait(0.2):
+            self.seen["ansible_async"] |= self._async_entries() - self.before
+            for path in glob.glob("/proc/[0-9]*/cmdline"):
+                try:
+                    with open(path, "rb") as handle:
+                        argv = handle.read()
+                except OSError:
+                    continue
+                if b"async_wrapper" in argv:
+                    self.seen["async_wrapper"].add(argv.replace(b"\0", b" ")[:200])
+                if self.secret in argv:
+                    self.seen["secret in argv"].add(argv.replace(b"\0", b" ")[:200])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def _detached_dirs():
+    """The private directories of detached planners and guards (work/detach.py)."""
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "datamover-plan-*"))
+               + glob.glob(os.path.join(tempfile.gettempdir(), "datamover-guard-*")))
+
+
+def _task_result(run, name_part):
+    """The result of the play's task whose name holds ``name_part``."""
+    for event in run.runner.events:
+        data = event.get("event_data") or {}
+        if event.get("event") == "runner_on_ok" and name_part in (data.get("task") or ""):
+            return data.get("res") or {}
+    raise AssertionError("no result for a task named like %r" % name_part)
+
+
 def _claims_of(shared, run_id, pod):
     claimed = os.path.join(str(shared), run_id, "state", "claimed")
     return sorted(n.split("@")[0] for n in os.listdir(claimed) if "@" + pod + "~" in n) \
@@ -113,28 +171,35 @@ def test_rclone_pods_move_the_tree_a_killed_pod_is_taken_over(lab, s3):
     dest = "dmtest:dmtest/%s" % lab.tmp.name
     run_id = "k8s-s3"
     out = {}
-    async_dir = os.path.expanduser("~/.ansible_async")
-    async_before = set(os.listdir(async_dir)) if os.path.isdir(async_dir) else set()
+    dirs_before = _detached_dirs()
     thread = threading.Thread(target=lambda: out.update(run=run_playbook(
         lab.tmp, lab.vars("rclone", dest, datamover_rclone_config=conf, datamover_run_id=run_id,
                           datamover_partition_files=20, datamover_lease_seconds=4,
                           datamover_tool_options=["--tpslimit", "15"]),
         inventory=lab.inventory, playbook=PLAYBOOK)))
-    thread.start()
-    try:
-        # a pod holding a claim dies at once (node lost): SIGKILL to its whole process group
-        victim = _wait(lambda: next((p for p in lab.fake.running_pods()
-                                     if _claims_of(lab.shared, run_id, p)), None), 120,
-                       "a pod with a claim")
-        held = _claims_of(lab.shared, run_id, victim)
-        lab.fake.kill_pod(victim)
-    finally:
-        thread.join(600)
+    with ProcessWatch(SECRET_KEY) as procs:
+        thread.start()
+        try:
+            # a pod holding a claim dies at once (node lost): SIGKILL to its whole process group
+            victim = _wait(lambda: next((p for p in lab.fake.running_pods()
+                                         if _claims_of(lab.shared, run_id, p)), None), 120,
+                           "a pod with a claim")
+            held = _claims_of(lab.shared, run_id, victim)
+            lab.fake.kill_pod(victim)
+        finally:
+            thread.join(600)
     run = out["run"]
     assert run.rc == 0, run.stdout[-5000:]
-    # the guard's and the plan's async results are removed at the end of the play
-    async_after = set(os.listdir(async_dir)) if os.path.isdir(async_dir) else set()
-    assert async_after - async_before == set(), sorted(async_after - async_before)
+    # no Ansible async at any time of the run (no wrapper process, no result file), and no
+    # secret in any process's arguments; the detached guard and planner ended with the play
+    # and left nothing in the temp dir
+    assert procs.seen == {"async_wrapper": set(), "ansible_async": set(),
+                          "secret in argv": set()}, procs.seen
+    assert _task_result(run, "release the guard")["ended"] == {"guard": "ended", "plan": "ended"}
+    for task in ("guard that deletes", "plan on the operator host"):
+        assert not detach.running(_task_result(run, task)["pid"],
+                                  GuardProgram if "guard" in task else PlanProgram)
+    assert _detached_dirs() - dirs_before == set()
     rep = run.report
     assert rep["status"] == "succeeded" and rep["partitions"]["failed"] == 0
     assert rep["verified"] == {"files": files, "bytes": nbytes, "mismatches": 0}
@@ -223,31 +288,40 @@ def test_failed_job_ends_the_watch_at_once_and_is_deleted(lab):
     assert jobs[0]["status"]["conditions"][-1]["type"] == "Failed"
 
 
+def _start_playbook(lab, extravars, log, **popen):
+    """ansible-playbook as an operator starts it (not through ansible-runner): to interrupt."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+    varfile = lab.tmp / "vars.json"
+    varfile.write_text(json.dumps(extravars))
+    return subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), "-i", lab.inventory,
+                             "-e", "@" + str(varfile), os.path.join(ROOT, PLAYBOOK)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, **popen)
+
+
+def _wait_for_the_watch(lab, run_id):
+    """Pods run, partitions are done, and the watch has polled (its heartbeat is newer than
+    the guard's start): from now on the guard's grace is the short one."""
+    _wait(lambda: len(lab.fake.running_pods()) == 2, 120, "the pods to run")
+    done = lab.shared / run_id / "state" / "done"
+    _wait(lambda: done.is_dir() and len(os.listdir(done)) >= 2, 120, "some partitions done")
+    alive = lab.shared / run_id / "kubernetes" / "alive"
+    created = alive.stat().st_mtime
+    _wait(lambda: alive.stat().st_mtime > created, 60, "the watch's heartbeat")
+
+
 def test_interrupted_play_is_cleaned_up_by_the_guard_then_resumed(lab):
     """Ctrl-C on ansible-playbook runs no always section: the guard deletes the Job and its
     pods once the watch's heartbeat stops. Re-running the play resumes the run (rsync)."""
     files, nbytes = sample_tree(str(lab.src), files=300, big_files=0)
     extra = dict(datamover_run_id="k8s-int", datamover_partition_files=10,
                  datamover_kubernetes_guard_grace=4, datamover_pods=2)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-    varfile = lab.tmp / "vars.json"
-    varfile.write_text(json.dumps(lab.vars("rsync", lab.dst,
-                                           datamover_tool_options=["--bwlimit=40"], **extra)))
     log = open(lab.tmp / "first.log", "wb")
-    proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), "-i", lab.inventory,
-                             "-e", "@" + str(varfile), os.path.join(ROOT, PLAYBOOK)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = _start_playbook(lab, lab.vars("rsync", lab.dst, datamover_tool_options=["--bwlimit=40"],
+                                         **extra), log)
     try:
-        _wait(lambda: len(lab.fake.running_pods()) == 2, 120, "the pods to run")
-        done = lab.shared / "k8s-int" / "state" / "done"
-        _wait(lambda: done.is_dir() and len(os.listdir(done)) >= 2, 120, "some partitions done")
-        # the watch has polled (its heartbeat is newer than the guard's start): from now on the
-        # guard's grace is the short one
-        alive = lab.shared / "k8s-int" / "kubernetes" / "alive"
-        created = alive.stat().st_mtime
-        _wait(lambda: alive.stat().st_mtime > created, 60, "the watch's heartbeat")
+        _wait_for_the_watch(lab, "k8s-int")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) != 0
     finally:
@@ -268,6 +342,55 @@ def test_interrupted_play_is_cleaned_up_by_the_guard_then_resumed(lab):
     assert [o["kind"] for o in lab.fake.created] == ["Job", "Job"]
     for obj in lab.fake.created:
         _validate(obj, "1.31.2")
+
+
+def test_killed_play_the_guard_deletes_the_job_and_the_secret(lab, s3):
+    """kill -9 of the whole play (its process group: a lost controller, a killed container):
+    the detached guard, in a session of its own, deletes the Job and the Secret once the
+    watch's heartbeat stops, says so in the run's kubernetes/guard.log, and is gone."""
+    sample_tree(str(lab.src), files=200, big_files=0)
+    conf = s3.write_rclone_config(str(lab.tmp / "rclone.conf"))
+    dirs_before = _detached_dirs()
+    log = open(lab.tmp / "killed.log", "wb")
+    proc = _start_playbook(lab, lab.vars(
+        "rclone", "dmtest:dmtest/%s-killed" % lab.tmp.name, datamover_rclone_config=conf,
+        datamover_run_id="k8s-kill", datamover_partition_files=10, datamover_pods=2,
+        datamover_kubernetes_guard_grace=4, datamover_tool_options=["--tpslimit", "3"]),
+        log, start_new_session=True)
+    try:
+        _wait_for_the_watch(lab, "k8s-kill")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    assert {o["kind"] for o in lab.jobs_and_secrets()} == {"Job", "Secret"}
+    _wait(lambda: lab.jobs_and_secrets() == [], 60, "the guard to delete the Job and Secret")
+    guard_log = lab.shared / "k8s-kill" / "kubernetes" / "guard.log"
+    _wait(guard_log.exists, 30, "the guard's log")
+    assert "the play was gone" in guard_log.read_text()
+    assert "job/" in guard_log.read_text() and "secret/" in guard_log.read_text()
+    _wait(lambda: _detached_dirs() - dirs_before == set(), 30, "the guard to end")
+    _wait(lambda: lab.fake.running_pods() == [], 30, "the pods to end")
+
+
+def test_failed_plan_fails_the_play_with_the_planners_message(lab):
+    """The crawl fails on the operator host after the run was opened (a mirror without
+    datamover_since): the detached planner's plan.failed fails the watch with its message;
+    the always section deletes the Job and the play's end leaves no process behind."""
+    sample_tree(str(lab.src), files=20, big_files=0)
+    dirs_before = _detached_dirs()
+    run = run_playbook(lab.tmp, lab.vars("rsync", lab.dst, datamover_run_id="k8s-planfail",
+                                         datamover_mirror=True),
+                       inventory=lab.inventory, playbook=PLAYBOOK)
+    assert run.rc != 0
+    assert "planning failed: datamover_mirror needs datamover_since" in run.stdout, \
+        run.stdout[-4000:]
+    assert lab.jobs_and_secrets() == []
+    assert os.listdir(lab.dst) == []
+    assert _task_result(run, "release the guard")["ended"] == {"guard": "ended", "plan": "ended"}
+    assert _detached_dirs() - dirs_before == set()
 
 
 def test_fake_runs_the_worker_module_with_the_image_python():

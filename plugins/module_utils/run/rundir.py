@@ -38,9 +38,11 @@ This module owns the layout: no other file names a file of it. Layout (all under
     progress/<host>.json     each worker's live progress (files, bytes in flight), rewritten
                              in place at most once a second
     logs/NNNNNN.<attempt>.log  the transfer tool's output for each attempt; logs/fpart.log,
-                             logs/mirror.log, logs/worker-<host>.log (a detached worker's own)
+                             logs/mirror.log, logs/worker-<host>.log (a detached worker's own),
+                             logs/plan.log (the Kubernetes executor's detached planner's own)
     tmp/                     per-claim work directories; clock-<host>, one per host
-    kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release
+    kubernetes/{alive,done}  the Kubernetes executor's guard: the watch's heartbeat, release;
+    kubernetes/guard.log     the detached guard's output (what it deleted, or why it could not)
     private/secrets.json     credentials taken out of the destination and tool options (0600):
                              the workers give them to the tool as environment variables.
                              Written by each execution, removed at its end (controller lock
@@ -236,6 +238,10 @@ class RunDir:
     def worker_log_path(self, host):
         """A detached worker's own output (its errors when it could not run)."""
         return self.tool_log_path("worker-" + safe_name(host))
+
+    def plan_log_path(self):
+        """A detached planner's own output (the Kubernetes executor's, on the operator host)."""
+        return self.tool_log_path("plan")
 
     def result_path(self, part_id):
         return self.p("results", part_name(part_id) + ".json")
@@ -550,6 +556,10 @@ class RunDir:
         """(heartbeat, done): the watch touches the first; the play's cleanup writes the
         second; the guard deletes the Job when the first goes stale without the second."""
         return self.p("kubernetes", "alive"), self.p("kubernetes", "done")
+
+    def guard_log_path(self):
+        """The detached guard's output: what it deleted when the play was gone, or why not."""
+        return self.p("kubernetes", "guard.log")
 
     # credentials -------------------------------------------------------------------------
     def write_secrets(self, env):
