@@ -23,7 +23,6 @@ ARGS = dict(
     namespace=dict(type="str", required=True),
     job_name=dict(type="str", required=True),
     heartbeat=dict(type="bool", default=False),
-    plan_jid=dict(type="str"),
     startup_grace=dict(type="float", default=600.0),
     settle_grace=dict(type="float", default=30.0),
     kubeconfig=dict(type="path"),
@@ -75,7 +74,6 @@ class JobWatch(WatchLoop):
                                     % (self.args["namespace"], self.args["job_name"]))
         if not st.get("failed"):
             return st
-        self.check_plan()
         if "no run.json" in str(st.get("msg")) \
                 and time.time() - self.started < self.args["startup_grace"]:
             return None
@@ -95,9 +93,6 @@ class JobWatch(WatchLoop):
     def suffix(self):
         return pods_line(self.job["counts"])
 
-    def check(self, st, elapsed):
-        self.check_plan()
-
     def nobody_message(self, st, elapsed):
         pods = self.module("datamover.fleet.k8s_job_status", dict(self.job_args, pods=True))
         return ("no worker pod has reported for %ds and %d partitions are not settled: %s"
@@ -105,15 +100,6 @@ class JobWatch(WatchLoop):
                    "; ".join(pods.get("pod_reasons") or []) or "the pods are not running "
                    "(kubectl -n %s describe pods -l job-name=%s)"
                    % (self.args["namespace"], self.args["job_name"])))
-
-    def check_plan(self):
-        """The plan runs as an async task on this host: its own message when it died."""
-        if not self.args["plan_jid"]:
-            return
-        job = self.module("ansible.builtin.async_status", {"jid": self.args["plan_jid"]})
-        if job.get("finished") and job.get("failed"):
-            raise AnsibleActionFail("planning failed on this host: %s"
-                                    % (job.get("msg") or job.get("stderr") or "no message"))
 
     def finish(self, result, st):
         return super().finish(dict(result, job=self.job), st)

@@ -37,13 +37,6 @@ options:
     description: Touch the run's guard heartbeat at every poll, for M(datamover.fleet.k8s_guard).
     type: bool
     default: false
-  plan_jid:
-    description:
-      - Async job id of a M(datamover.fleet.partition) task run with C(async) on this host.
-      - The migrate role runs the planner detached (M(datamover.fleet.partition) with
-        C(detach)) and gives none; its failures reach the watch through the run directory's
-        C(plan.failed), whatever ended it.
-    type: str
   report:
     description: At the end, abort the multipart uploads the run left behind
       (M(datamover.fleet.run_cleanup), rclone only), then write report.json, report.md and
