@@ -624,6 +624,8 @@ def bench_incr(reps, slots=4, files=2048, change=100, add=20, delete=30, s3_dela
         out = set()
         parts = os.path.join(shared, run_id, "parts")
         for name in os.listdir(parts):
+            if not name.endswith(".manifest"):
+                continue  # parts/ also holds each partition's directory identities (.dirs)
             with open(os.path.join(parts, name), "rb") as handle:
                 out.update(os.fsdecode(r.partition(b"\t")[2]) for r in handle.read().split(b"\0")
                            if r and not r.startswith((b"D ", b"T ")))
@@ -933,18 +935,18 @@ def main():
         "incr": lambda: bench_incr(args.reps),
         "lustre": lambda: lustre.bench_lustre(args.reps),
     }
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench", "results", "%s-%s.json" % (time.strftime("%Y%m%d-%H%M%S"),
+                                                                 socket.gethostname()))
     for name in SCENARIOS:
         if name in only:
             log("%s ..." % name)
             results[name] = steps[name]()
-    results["seconds"] = round(time.time() - started, 1)
+            results["seconds"] = round(time.time() - started, 1)
+            with open(out, "w") as handle:  # after each scenario: a later failure keeps these
+                json.dump(results, handle, indent=1)
     table_md = table(results)
     print(table_md)
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    out = os.path.join(ROOT, "bench", "results", "%s-%s.json" % (time.strftime("%Y%m%d-%H%M%S"),
-                                                                 socket.gethostname()))
-    with open(out, "w") as handle:
-        json.dump(results, handle, indent=1)
     log("results: %s (%.0f s)" % (out, results["seconds"]))
     if not args.no_docs and set(only) >= set(SCENARIOS):
         write_docs(results, table_md, os.path.join(ROOT, "docs", "benchmarks.md"))
