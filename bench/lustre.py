@@ -204,24 +204,6 @@ def _entries(src):
     return 1 + sum(len(dirs) + len(files) for _d, dirs, files in os.walk(src))
 
 
-def _mutate(src, change=100, add=20, delete=30):
-    """Change, add and delete files in the tree under the mount (as users would on the MDS)."""
-    names = sorted(os.path.relpath(os.path.join(d, n), src) for d, _s, ns in os.walk(src)
-                   for n in ns)
-    step = len(names) // (change + delete)
-    changed = names[0:step * change:step]
-    deleted = names[step * change + 1::step][:delete]
-    for rel in changed:
-        with open(os.path.join(src, rel), "ab") as handle:
-            handle.write(b"changed")
-    for i in range(add):
-        with open(os.path.join(src, os.path.dirname(changed[i]), "added-%d.dat" % i), "wb") as handle:
-            handle.write(b"added")
-    for rel in deleted:
-        os.unlink(os.path.join(src, rel))
-    return change + add, len(deleted)
-
-
 def _mark_done(shared, run_id):
     """Settle every partition of a planned run as done, as its workers would have."""
     sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
@@ -271,7 +253,7 @@ def _incr_check(shared, runs, moved, deleted):
 
 
 def bench_lustre(reps, delay_us=DELAY_US):
-    from bench.run import WORK, alternate, ensure_tree, fresh, log, med, timed
+    from bench.run import WORK, alternate, ensure_tree, fresh, log, med, mutate_tree, timed
     src = ensure_tree("t1")
     mnt = os.path.join(WORK, "latfs-mnt")
     shared = os.path.join(WORK, "lustre-shared")
@@ -331,7 +313,7 @@ def bench_lustre(reps, delay_us=DELAY_US):
                    str(INCR_THREADS), ""])
         _complete("the full run", _plan_files(incr_shared, "full"), _files(incr_src))
         _mark_done(incr_shared, "full")
-        moved, deleted = _mutate(incr_src)
+        moved, deleted = (len(names) for names in mutate_tree(incr_src))
         incr, full = ("incremental pass, %d threads" % INCR_THREADS,
                       "full crawl, %d threads" % INCR_THREADS)
         incr_times = alternate(reps, {incr: plan(incr, incr_src, INCR_THREADS, since="full"),

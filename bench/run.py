@@ -589,6 +589,26 @@ def bench_first_byte(tree_name="t4"):
             "crawl_done_s": round(plan_done, 3) if plan_done else None}
 
 
+def mutate_tree(src, change=100, add=20, delete=30):
+    """Change ``change`` files (appended to), add ``add`` beside them and delete ``delete``,
+    spread over the tree; returns (relpaths to move, relpaths deleted)."""
+    names = sorted(os.path.relpath(os.path.join(d, n), src)
+                   for d, _s, ns in os.walk(src) for n in ns)
+    step = len(names) // (change + delete)
+    changed = names[0:step * change:step]
+    deleted = names[step * change + 1::step][:delete]
+    for rel in changed:
+        with open(os.path.join(src, rel), "ab") as handle:
+            handle.write(b"changed")
+    added = [os.path.join(os.path.dirname(changed[i]), "added-%d.dat" % i) for i in range(add)]
+    for rel in added:
+        with open(os.path.join(src, rel), "wb") as handle:
+            handle.write(b"added")
+    for rel in deleted:
+        os.unlink(os.path.join(src, rel))
+    return set(changed) | set(added), set(deleted)
+
+
 def bench_incr(reps, slots=4, files=2048, change=100, add=20, delete=30, s3_delay=0.010):
     """Issue 15: T1 full run, then change 100 files / add 20 / delete 30; the incremental
     pass moves exactly those (asserted) and its time is compared with the full pass; with
@@ -631,23 +651,6 @@ def bench_incr(reps, slots=4, files=2048, change=100, add=20, delete=30, s3_dela
                            if r and not r.startswith((b"D ", b"T ")))
         return out
 
-    def mutate(src):
-        names = sorted(os.path.relpath(os.path.join(d, n), src)
-                       for d, _s, ns in os.walk(src) for n in ns)
-        step = len(names) // (change + delete)
-        changed = names[0:step * change:step]
-        deleted = names[step * change + 1::step][:delete]
-        for rel in changed:
-            with open(os.path.join(src, rel), "ab") as handle:
-                handle.write(b"changed")
-        added = [os.path.join(os.path.dirname(changed[i]), "added-%d.dat" % i) for i in range(add)]
-        for rel in added:
-            with open(os.path.join(src, rel), "wb") as handle:
-                handle.write(b"added")
-        for rel in deleted:
-            os.unlink(os.path.join(src, rel))
-        return set(changed) | set(added), set(deleted)
-
     def check(run_id, report, moved, deleted):
         if planned(run_id) != moved or report["files"] != len(moved):
             raise RuntimeError("incremental %s planned %d entries, expected exactly %d"
@@ -668,7 +671,7 @@ def bench_incr(reps, slots=4, files=2048, change=100, add=20, delete=30, s3_dela
         seconds, report = play(src, dst, "full-%d" % rep)
         times["full pass"].append(round(seconds, 3))
         phase["full pass"].append(report["worker_phase"])
-        moved, deleted = mutate(src)
+        moved, deleted = mutate_tree(src, change, add, delete)
         seconds, report = play(src, dst, "inc-%d" % rep, datamover_since="full-%d" % rep)
         check("inc-%d" % rep, report, moved, deleted)
         times["incremental pass"].append(round(seconds, 3))
@@ -722,7 +725,7 @@ def bench_incr(reps, slots=4, files=2048, change=100, add=20, delete=30, s3_dela
         s3 = dict(tool="rclone", datamover_rclone_config=conf)
         fresh(shared)
         full_s, _report = play(s3_src, "bench:bench/incr", "s3-full", **s3)
-        moved, deleted = mutate(s3_src)
+        moved, deleted = mutate_tree(s3_src, change, add, delete)
         proxy.reset_counts()
         inc_s, report = play(s3_src, "bench:bench/incr", "s3-inc", datamover_since="s3-full", **s3)
         check("s3-inc", report, moved, deleted)
